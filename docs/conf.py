@@ -1,0 +1,19 @@
+"""Sphinx configuration for the osfutures documentation."""
+
+project = "osfutures"
+author = "the osfutures developers"
+copyright = "2026, the osfutures developers"
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+nitpicky = False
+exclude_patterns = ["_build"]
+html_theme = "alabaster"

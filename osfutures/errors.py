@@ -1,0 +1,141 @@
+"""Every exception osfutures raises.
+
+An operation's future fails with one of these, so a caller can tell a cloud-side
+failure (:class:`OperationFailed`), a disappearance (:class:`ResourceGone`), a deadline
+(:class:`OperationTimeout`) and exhausted retries (:class:`RetriesExhausted`) apart,
+and the engine's own trouble (:class:`MonitorShutdown`, :class:`MonitorCrashed`) from
+all of them. Each message names the operation, the last status and the elapsed time,
+because "unexpected state ERROR" with nothing else is what users of other tools
+complain about.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from osfutures.future import Attempt
+
+__all__ = [
+    "MonitorCrashed",
+    "MonitorShutdown",
+    "OperationFailed",
+    "OperationTimeout",
+    "OsFuturesError",
+    "ResourceGone",
+    "RetriesExhausted",
+]
+
+
+class OsFuturesError(Exception):
+    """Base class of every osfutures exception."""
+
+
+def _describe(operation: str, status: str | None, elapsed: float | None) -> str:
+    parts = [operation]
+    if status is not None:
+        parts.append(f"last status {status}")
+    if elapsed is not None:
+        parts.append(f"after {elapsed:.1f}s")
+    return ", ".join(parts)
+
+
+class OperationFailed(OsFuturesError):
+    """The operation reached a failure state in the cloud.
+
+    Attributes:
+        operation: what was being watched (e.g. ``"create_server 3f2a..."``).
+        resource: the last object fetched (an openstacksdk resource, a dict, ...).
+        status: its state when the failure was seen.
+        fault: the cloud's explanation when it gave one (Nova's ``fault.message``,
+            a stack's ``status_reason``), else ``None``.
+        elapsed: seconds since the operation was submitted.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        resource: Any = None,
+        status: str | None = None,
+        fault: str | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        self.operation = operation
+        self.resource = resource
+        self.status = status
+        self.fault = fault
+        self.elapsed = elapsed
+        message = _describe(operation, status, elapsed)
+        if fault:
+            message = f"{message}: {fault}"
+        super().__init__(message)
+
+
+class ResourceGone(OperationFailed):
+    """The watched object disappeared while the operation expected it to stay.
+
+    Raised only after the disappearance was seen as many times in a row as the
+    watch's ``gone_after`` allows, so a 404 right after create (eventual
+    consistency) is not mistaken for a deletion.
+    """
+
+
+class OperationTimeout(OsFuturesError, TimeoutError):
+    """The operation's deadline passed before it reached a terminal state.
+
+    A subclass of the builtin :class:`TimeoutError`, so ``except TimeoutError``
+    catches it. When polling itself was failing, the last polling error is
+    ``__cause__``.
+
+    Attributes:
+        operation: what was being watched.
+        status: the last status seen, or ``None`` if none was ever fetched.
+        elapsed: seconds since the operation was submitted.
+        timeout: the deadline that passed, in seconds.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        *,
+        status: str | None = None,
+        elapsed: float | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.operation = operation
+        self.status = status
+        self.elapsed = elapsed
+        self.timeout = timeout
+        super().__init__(f"timed out waiting for {_describe(operation, status, elapsed)}")
+
+
+class RetriesExhausted(OsFuturesError):
+    """Every attempt of a retrying operation failed.
+
+    Attributes:
+        operation: what was being attempted.
+        attempts: every :class:`~osfutures.Attempt`, in order, each with its error.
+        errors: the error of each attempt, in order (``attempts[i].error``).
+    """
+
+    def __init__(self, operation: str, attempts: Sequence[Attempt]) -> None:
+        self.operation = operation
+        self.attempts = list(attempts)
+        self.errors = [a.error for a in self.attempts if a.error is not None]
+        last = self.errors[-1] if self.errors else None
+        detail = f": last error {type(last).__name__}: {last}" if last else ""
+        super().__init__(f"{operation}: all {len(self.attempts)} attempts failed{detail}")
+
+
+class MonitorShutdown(OsFuturesError, RuntimeError):
+    """Work was submitted to a monitor after :meth:`~osfutures.Monitor.shutdown`."""
+
+
+class MonitorCrashed(OsFuturesError, RuntimeError):
+    """The monitor thread died; every operation it was watching fails with this.
+
+    The error that killed the thread is ``__cause__``. Work submitted to a crashed
+    monitor raises this at once rather than waiting forever.
+    """

@@ -1,0 +1,337 @@
+"""OperationFuture: a concurrent.futures.Future for one long-running cloud operation.
+
+Being a real :class:`concurrent.futures.Future` subclass is the point:
+``concurrent.futures.wait``, ``as_completed``, ``asyncio.wrap_future`` and ``await``
+work unchanged. On top it carries what a caller of a cloud operation wants to see
+while it runs (``sync_res``, ``status``, ``progress``, ``attempts``) and a JSON-able
+:meth:`~OperationFuture.record` of itself, which is what a journal stores.
+
+State changes go through the ``_set_*_if_pending`` helpers: a future the user has
+cancelled is simply left alone, where the proof of concept's ``set_result`` raised on
+it and killed its monitor thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import time
+from collections.abc import Callable, Generator
+from concurrent.futures import CancelledError, Future, InvalidStateError
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from osfutures._checks import require_callable
+from osfutures.callbacks import run_logged
+
+if TYPE_CHECKING:
+    from osfutures.callbacks import CallbackRunner
+
+__all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "error_record"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+#: Version of the layout :meth:`OperationFuture.record` returns.
+RECORD_VERSION = 1
+
+_ids = itertools.count(1)
+
+
+def error_record(error: BaseException | None) -> dict[str, str] | None:
+    """A JSON-able description of an exception: its type and message."""
+    if error is None:
+        return None
+    kind = type(error)
+    return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(error)}
+
+
+@dataclass
+class Attempt:
+    """One attempt of a retrying operation.
+
+    Attributes:
+        number: 1 for the first attempt.
+        started_at: wall time (seconds since the epoch) the attempt started.
+        ended_at: wall time it ended, ``None`` while it runs.
+        error: why it failed; ``None`` while it runs or if it succeeded.
+        cleanup_error: why cleaning up after it failed, if it did.
+        resource_id: the id of the object the attempt created, when known.
+    """
+
+    number: int
+    started_at: float
+    ended_at: float | None = None
+    error: BaseException | None = None
+    cleanup_error: BaseException | None = None
+    resource_id: str | None = None
+
+    @property
+    def outcome(self) -> str:
+        """``"running"``, ``"succeeded"``, ``"timed_out"`` or ``"failed"``."""
+        if self.ended_at is None:
+            return "running"
+        if self.error is None:
+            return "succeeded"
+        return "timed_out" if isinstance(self.error, TimeoutError) else "failed"
+
+    def to_dict(self) -> dict[str, Any]:
+        """This attempt as JSON-able data."""
+        return {
+            "number": self.number,
+            "outcome": self.outcome,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "resource_id": self.resource_id,
+            "error": error_record(self.error),
+            "cleanup_error": error_record(self.cleanup_error),
+        }
+
+
+class OperationFuture(Future[T], Generic[T]):
+    """The future of one long-running operation.
+
+    Users get these from the monitor (:meth:`osfutures.Monitor.watch`), from
+    :func:`osfutures.retrying`, from :meth:`next`, or from the OpenStack twins; they
+    do not usually construct one.
+
+    While the operation runs the future stays *pending* (``running()`` is False even
+    though the cloud is working; :attr:`status` says what the cloud reports), so
+    :meth:`cancel` works until the end.
+
+    Attributes:
+        id: a process-unique number, for logs and records.
+        name: what the operation is, e.g. ``"create_server web-1"``.
+        request: a JSON-able description of what was asked (never any secret).
+        sync_res: what the call that started the operation returned (the
+            preliminary result), or ``None``.
+        resource_id: the id of the object being watched, when known.
+        status: the last state the cloud reported (a string), ``None`` until seen.
+        progress: the last progress seen: ``None``, a number 0-100 or any JSON-able
+            value.
+        attempts: for retrying operations, every :class:`Attempt` so far.
+        created_at: wall time the future was made.
+        updated_at: wall time of the last change of status or progress.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "operation",
+        request: Any = None,
+        sync_res: Any = None,
+        resource_id: str | None = None,
+        runner: CallbackRunner | None = None,
+    ) -> None:
+        super().__init__()
+        self.id = next(_ids)
+        self.name = name
+        self.request = request
+        self.sync_res = sync_res
+        self.resource_id = resource_id
+        self.status: str | None = None
+        self.progress: Any = None
+        self.attempts: list[Attempt] = []
+        self.created_at = self.updated_at = time.time()
+        self._runner = runner
+        self._progress_callbacks: list[Callable[[OperationFuture[T]], object]] = []
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self.cancelled() else "done" if self.done() else "pending"
+        return f"<OperationFuture #{self.id} {self.name!r} {state} status={self.status!r}>"
+
+    # -- callbacks ------------------------------------------------------------
+
+    def add_done_callback(self, fn: Callable[[Future[T]], object]) -> None:
+        """Call ``fn(future)`` once the future is done.
+
+        Unlike plain futures, when the monitor resolves the future the callback runs
+        on the monitor's small callback pool, never on the monitor thread itself, so
+        a slow callback delays no polling. Callbacks of one future run in the order
+        they were added. If the future is already done, ``fn`` is scheduled at once.
+        What ``fn`` raises is logged and otherwise ignored.
+        """
+        super().add_done_callback(lambda fut: self._dispatch(lambda: fn(fut)))
+
+    def add_progress_callback(self, fn: Callable[[OperationFuture[T]], object]) -> None:
+        """Call ``fn(future)`` every time :attr:`status` or :attr:`progress` changes.
+
+        Runs on the callback pool, in order for this future; read ``future.status``
+        and ``future.progress`` inside. What ``fn`` raises is logged and ignored.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        require_callable("add_progress_callback(fn)", fn)
+        self._progress_callbacks.append(fn)
+
+    def _dispatch(self, fn: Callable[[], object]) -> None:
+        if self._runner is None:
+            run_logged(fn)
+        else:
+            self._runner.submit(self, fn)
+
+    def _add_internal_callback(self, fn: Callable[[OperationFuture[T]], None]) -> None:
+        # For the engine's own bookkeeping (chaining, retries): cheap, non-blocking
+        # work that must happen as soon as the future is done, on whatever thread
+        # resolved it, without waiting behind user callbacks in the pool.
+        super().add_done_callback(fn)  # type: ignore[arg-type]
+
+    def _observe(self, status: str | None, progress: Any) -> None:
+        """Record what the cloud reports; wake progress callbacks on a change."""
+        if status == self.status and progress == self.progress:
+            return
+        self.status = status
+        self.progress = progress
+        self.updated_at = time.time()
+        for fn in self._progress_callbacks:
+            self._dispatch(functools.partial(fn, self))
+
+    # -- resolution -----------------------------------------------------------
+
+    def _set_result_if_pending(self, result: T) -> bool:
+        try:
+            self.set_result(result)
+        except InvalidStateError:
+            return False
+        return True
+
+    def _set_exception_if_pending(self, error: BaseException) -> bool:
+        try:
+            self.set_exception(error)
+        except InvalidStateError:
+            return False
+        return True
+
+    def cancel(self) -> bool:
+        """Stop waiting for the operation.
+
+        Returns True if the future is now cancelled (it was pending or already
+        cancelled), False if it had already finished. This stops the watching only:
+        **nothing is deleted or stopped in the cloud**. To undo the work, delete the
+        object yourself (e.g. from :attr:`sync_res`).
+        """
+        return super().cancel()
+
+    def _mirror_progress(self, other: OperationFuture[Any]) -> None:
+        """Show ``other``'s status and progress as ours from now on."""
+        other.add_progress_callback(lambda o: self._observe(o.status, o.progress))
+        self._observe(other.status, other.progress)
+
+    def _follow(self, other: Future[Any]) -> None:
+        """Take ``other``'s outcome as ours (and its status and progress meanwhile)."""
+        if isinstance(other, OperationFuture):
+            self._mirror_progress(other)
+
+        def copy_outcome(done: Future[Any]) -> None:
+            if done.cancelled():
+                self._set_exception_if_pending(CancelledError(f"{other!r} was cancelled"))
+            elif (error := done.exception()) is not None:
+                self._set_exception_if_pending(error)
+            else:
+                self._set_result_if_pending(done.result())
+
+        if isinstance(other, OperationFuture):
+            other._add_internal_callback(copy_outcome)
+        else:
+            other.add_done_callback(copy_outcome)
+
+    # -- chaining -------------------------------------------------------------
+
+    def next(
+        self, fn: Callable[[T], U | Future[U]], *, name: str | None = None
+    ) -> OperationFuture[U]:
+        """Chain work after this operation: a new future resolved with ``fn(result)``.
+
+        ``fn`` runs on the callback pool once this future succeeds. If it returns a
+        future (e.g. another ``*_async`` call), the new future waits for that one and
+        takes its outcome, so chains stay flat::
+
+            attached = create_fut.next(lambda vm: attach_async(vm, volume))
+
+        If this future fails, or ``fn`` raises, the new future fails with that same
+        exception; if this future is cancelled, so is the new one. Cancelling the new
+        future before ``fn`` has started stops the chain there (it never runs); it
+        cancels nothing in the cloud.
+
+        Args:
+            fn: called with this future's result.
+            name: the new future's name (default: derived from this one's).
+
+        Returns:
+            The new :class:`OperationFuture`.
+
+        Raises:
+            TypeError: ``fn`` is not callable.
+        """
+        require_callable("next(fn)", fn)
+        label = name or f"{self.name} -> {getattr(fn, '__name__', 'fn')}"
+        child: OperationFuture[U] = OperationFuture(name=label, runner=self._runner)
+
+        def run() -> None:
+            if not child.set_running_or_notify_cancel():
+                return
+            try:
+                value = fn(self.result())
+            except BaseException as error:
+                child._set_exception_if_pending(error)
+                return
+            if isinstance(value, Future):
+                child._follow(value)
+            else:
+                child._set_result_if_pending(value)
+
+        def on_done(parent: OperationFuture[T]) -> None:
+            if parent.cancelled():
+                child.cancel()
+            elif (error := parent.exception()) is not None:
+                child._set_exception_if_pending(error)
+            else:
+                child._dispatch(run)
+
+        self._add_internal_callback(on_done)
+        return child
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return asyncio.wrap_future(self).__await__()
+
+    # -- record ---------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        """``"pending"``, ``"running"``, ``"succeeded"``, ``"failed"``,
+        ``"timed_out"`` or ``"cancelled"``."""
+        if self.cancelled():
+            return "cancelled"
+        if not self.done():
+            return "running" if self.running() else "pending"
+        error = self.exception()
+        if error is None:
+            return "succeeded"
+        return "timed_out" if isinstance(error, TimeoutError) else "failed"
+
+    def record(self) -> dict[str, Any]:
+        """This operation as a small JSON-able dict (what a journal stores).
+
+        Keys: ``version``, ``id``, ``name``, ``request``, ``resource_id``,
+        ``status``, ``progress``, ``state``, ``error`` (type and message, or None),
+        ``attempts``, ``created_at``, ``updated_at``. The result object itself is not
+        included (it is not JSON-able in general); ``resource_id`` identifies it.
+        """
+        state = self.state
+        error = self.exception() if state in ("failed", "timed_out") else None
+        return {
+            "version": RECORD_VERSION,
+            "id": self.id,
+            "name": self.name,
+            "request": self.request,
+            "resource_id": self.resource_id,
+            "status": self.status,
+            "progress": self.progress,
+            "state": state,
+            "error": error_record(error),
+            "attempts": [a.to_dict() for a in self.attempts],
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

@@ -1,0 +1,184 @@
+"""Polling cadence, the request-rate cap, and which errors are worth another try.
+
+Three settings that other tools blur are kept apart here: how often an operation is
+polled (:class:`PollInterval`), how many probe requests a monitor may make per second
+(:class:`RateLimiter`), and which errors a retry can fix (:func:`is_transient`,
+:func:`is_retryable`, used as tenacity ``retry`` policies). The operation's own
+timeout is the caller's, never derived from these.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from osfutures._checks import check_timeout
+from osfutures.errors import OperationFailed, OperationTimeout
+
+__all__ = [
+    "PollInterval",
+    "RateLimiter",
+    "is_retryable",
+    "is_transient",
+    "retry_after",
+]
+
+#: HTTP statuses after which the same request may well succeed later.
+TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class PollInterval:
+    """How long to wait between two polls of one operation.
+
+    The n-th wait since the operation's status last changed is
+    ``min(initial * factor**n, maximum)``, randomised by ``+-jitter`` (a fraction),
+    so that many operations started together do not poll in lockstep forever. A
+    change of status starts the sequence again: a resource that is moving is worth
+    watching closely.
+
+    Args:
+        initial: the first wait, in seconds (> 0).
+        factor: growth per poll (>= 1; 1 means a fixed interval).
+        maximum: the longest wait (>= initial).
+        jitter: fraction of randomisation, 0 <= jitter < 1.
+
+    Raises:
+        ValueError: an argument is out of range (the message names it).
+    """
+
+    initial: float = 1.0
+    factor: float = 1.25
+    maximum: float = 10.0
+    jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_timeout("PollInterval(initial)", self.initial, allow_none=False)
+        if not (math.isfinite(self.initial)):
+            raise ValueError(f"PollInterval(initial): must be finite, got {self.initial!r}")
+        if not (math.isfinite(self.factor) and self.factor >= 1):
+            raise ValueError(
+                f"PollInterval(factor): need a finite number >= 1, got {self.factor!r}"
+            )
+        if not (math.isfinite(self.maximum) and self.maximum >= self.initial):
+            raise ValueError(
+                f"PollInterval(maximum): need a finite number >= initial ({self.initial}),"
+                f" got {self.maximum!r}"
+            )
+        if not (0 <= self.jitter < 1):
+            raise ValueError(f"PollInterval(jitter): need 0 <= jitter < 1, got {self.jitter!r}")
+
+    @classmethod
+    def coerce(cls, value: PollInterval | float | None, default: PollInterval) -> PollInterval:
+        """``None`` -> ``default``; a number -> a fixed interval; else ``value``.
+
+        Raises:
+            TypeError: ``value`` is neither.
+            ValueError: a number that is not > 0 and finite.
+        """
+        if value is None:
+            return default
+        if isinstance(value, PollInterval):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(
+                f"interval: expected seconds or a PollInterval, got {type(value).__name__}"
+            )
+        return cls(initial=value, factor=1.0, maximum=value, jitter=0.0)
+
+    def delay(self, polls: int, rng: random.Random) -> float:
+        """The wait before the next poll, after ``polls`` polls without a change."""
+        base = min(self.initial * self.factor ** min(polls, 64), self.maximum)
+        if self.jitter:
+            base *= 1 + rng.uniform(-self.jitter, self.jitter)
+        return base
+
+
+class RateLimiter:
+    """A token bucket: at most ``rate`` probe requests per second, bursts of ``burst``.
+
+    Used only by the monitor thread, against the monitor's clock.
+
+    Raises:
+        ValueError: ``rate`` or ``burst`` is not > 0.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None, *, now: float = 0.0) -> None:
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"max_probes_per_second: need a number > 0, got {rate!r}")
+        self.rate = rate
+        self.burst = float(burst if burst is not None else max(1.0, rate))
+        if self.burst < 1:
+            raise ValueError(f"burst: need at least 1, got {burst!r}")
+        self._tokens = self.burst
+        self._stamp = now
+
+    def take(self, now: float) -> float:
+        """Take one token: 0.0 if granted, else the seconds until one is available."""
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
+
+
+def _status_code(error: BaseException) -> int | None:
+    code = getattr(error, "status_code", None)
+    if code is None:
+        code = getattr(getattr(error, "response", None), "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed request may succeed if simply made again later.
+
+    True for connection errors and timeouts of the transport (``OSError``, which
+    includes ``requests``' connection errors), and for errors carrying an HTTP status
+    (``error.status_code`` or ``error.response.status_code``) of 408, 425, 429 or 5xx.
+    A 400, 401, 403 or 404 is not transient: asking again gives the same answer.
+    """
+    if isinstance(error, (OSError, TimeoutError)):
+        return True
+    code = _status_code(error)
+    return code is not None and (code in TRANSIENT_HTTP_STATUSES or 500 <= code < 600)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """The default retry decision of :func:`osfutures.retrying`.
+
+    An operation that failed in the cloud (an ERROR state, a disappearance) or ran
+    out of time is worth relaunching; so is a transient request error. A request
+    the cloud rejected (400 bad request, 403, quota exceeded) is not: a relaunch
+    would be rejected the same way.
+    """
+    return isinstance(error, (OperationFailed, OperationTimeout)) or is_transient(error)
+
+
+def retry_after(error: BaseException) -> float | None:
+    """Seconds the server asked us to wait (``Retry-After``), if the error says.
+
+    Looks at ``error.retry_after`` and then the ``Retry-After`` header of
+    ``error.response`` (seconds or an HTTP date). Returns ``None`` if absent or
+    unreadable.
+    """
+    value: Any = getattr(error, "retry_after", None)
+    if value is None:
+        headers = getattr(getattr(error, "response", None), "headers", None)
+        if headers is not None:
+            value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None

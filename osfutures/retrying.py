@@ -1,0 +1,260 @@
+"""Retrying with cleanup: relaunch a failed operation after removing what it left.
+
+OpenStack operations often fail for passing reasons (a host that could not build,
+a scheduler race), and a relaunch fixes them, provided the broken object is deleted
+first. :func:`retrying` does that as one future: attempt, and on failure clean up
+(itself a future: delete, then wait until gone), then attempt again.
+
+The retry decision is tenacity's: its ``stop``, ``wait`` and ``retry`` strategy
+objects are evaluated on a :class:`tenacity.RetryCallState`. The waiting between
+attempts is the monitor's (a timer), not a sleeping thread: a thousand retrying
+operations cost no thread each.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+import tenacity
+from tenacity.retry import retry_base
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from osfutures._checks import check_count, check_timeout, require_callable
+from osfutures.errors import RetriesExhausted
+from osfutures.future import Attempt, OperationFuture
+from osfutures.monitor import Monitor, default_monitor
+from osfutures.policy import is_retryable
+
+__all__ = ["DEFAULT_RETRY", "DEFAULT_WAIT", "retrying"]
+
+log = logging.getLogger("osfutures")
+
+T = TypeVar("T")
+
+#: Retry failures in the cloud, timeouts and transient request errors; not requests
+#: the cloud rejected (see :func:`osfutures.policy.is_retryable`).
+DEFAULT_RETRY = tenacity.retry_if_exception(is_retryable)
+#: Pause between an attempt's cleanup and the next attempt: about 1 s, then 2 s,
+#: 4 s, ... up to 30 s, with jitter so relaunches of many operations spread out.
+DEFAULT_WAIT = tenacity.wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
+
+Start = Callable[[float | None], OperationFuture[T]]
+Cleanup = Callable[[OperationFuture[T]], "Future[Any] | None"]
+
+
+def retrying(
+    start: Start[T],
+    cleanup: Cleanup[T] | None = None,
+    *,
+    try_count: int = 3,
+    tout: float | None = None,
+    retry: retry_base | None = None,
+    stop: stop_base | None = None,
+    wait: wait_base | None = None,
+    cleanup_last: bool = True,
+    name: str = "operation",
+    request: Any = None,
+    monitor: Monitor | None = None,
+) -> OperationFuture[T]:
+    """Run an operation, relaunching it after cleanup until it succeeds.
+
+    The first attempt starts in the calling thread, so a request the cloud rejects
+    outright (and that ``retry`` does not cover, e.g. a 400) raises here, at the
+    call. Later attempts start on the monitor's callback pool.
+
+    Args:
+        start: starts one attempt and returns its future; called with the
+            per-attempt timeout (``tout``).
+        cleanup: given a failed attempt's future, removes what it left behind and
+            returns a future that is done once that is gone (or ``None`` when
+            there was nothing to do). ``None`` skips cleanup.
+        try_count: the most attempts to make (>= 1).
+        tout: each attempt's timeout in seconds; ``None`` lets ``start`` decide.
+        retry: a tenacity retry strategy deciding which errors are worth another
+            attempt; default :data:`DEFAULT_RETRY`.
+        stop: a tenacity stop strategy, combined with ``try_count`` (either stops).
+        wait: a tenacity wait strategy for the pause before the next attempt;
+            default :data:`DEFAULT_WAIT`.
+        cleanup_last: also clean up after the last failed attempt, so a
+            retrying operation leaves nothing broken behind (its fault is kept
+            in the error).
+        name: what the operation is, for messages and records.
+        request: JSON-able description of what was asked (no secrets).
+        monitor: whose timers and callback pool to use (default monitor if None).
+
+    Returns:
+        A future with the first successful attempt's result. It fails with
+        :class:`~osfutures.RetriesExhausted` (every attempt in ``.attempts``)
+        when attempts run out, or with the error itself when ``retry`` says it is
+        not worth retrying. ``future.attempts`` lists every :class:`Attempt`.
+
+    Raises:
+        TypeError: ``start`` or ``cleanup`` is not callable.
+        ValueError: ``try_count`` < 1 or ``tout`` is not > 0.
+        Exception: what the first ``start`` raised, if ``retry`` rejects it.
+    """
+    require_callable("start", start)
+    require_callable("cleanup", cleanup, optional=True)
+    check_count("try_count", try_count)
+    check_timeout("tout", tout)
+    run: _RetryRun[T] = _RetryRun(
+        start,
+        cleanup,
+        tout=tout,
+        policy=tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(try_count) | stop
+            if stop is not None
+            else tenacity.stop_after_attempt(try_count),
+            wait=wait or DEFAULT_WAIT,
+            retry=retry or DEFAULT_RETRY,
+        ),
+        cleanup_last=cleanup_last,
+        name=name,
+        request=request,
+        monitor=monitor or default_monitor(),
+    )
+    run.first_attempt()
+    return run.future
+
+
+class _RetryRun(Generic[T]):
+    """The state of one retrying operation, driven by its attempts' callbacks."""
+
+    def __init__(
+        self,
+        start: Start[T],
+        cleanup: Cleanup[T] | None,
+        *,
+        tout: float | None,
+        policy: tenacity.Retrying,
+        cleanup_last: bool,
+        name: str,
+        request: Any,
+        monitor: Monitor,
+    ) -> None:
+        self.start = start
+        self.cleanup = cleanup
+        self.tout = tout
+        self.policy = policy
+        self.cleanup_last = cleanup_last
+        self.monitor = monitor
+        self.future: OperationFuture[T] = OperationFuture(
+            name=name, request=request, runner=monitor._runner
+        )
+        self.current: OperationFuture[T] | None = None
+        self.state = tenacity.RetryCallState(policy, fn=None, args=(), kwargs={})
+        self.state.start_time = monitor.clock.now()
+        self.future._add_internal_callback(self._on_outer_done)
+
+    def first_attempt(self) -> None:
+        error = self._launch()
+        if error is None:
+            return
+        if not self._judge(error)[0]:
+            raise error  # rejected outright: raise at the call, as the plain call would
+        self._after_failure(None, error)
+
+    def _launch(self) -> BaseException | None:
+        """Start one attempt; return what ``start`` raised, if it did."""
+        outer = self.future
+        attempt = Attempt(number=len(outer.attempts) + 1, started_at=self.monitor.clock.wall())
+        outer.attempts.append(attempt)
+        try:
+            current = self.start(self.tout)
+        except Exception as error:
+            attempt.ended_at = self.monitor.clock.wall()
+            attempt.error = error
+            return error
+        if not isinstance(current, Future):
+            raise TypeError(f"start: must return a future, returned {type(current).__name__}")
+        self.current = current
+        attempt.resource_id = current.resource_id
+        outer.sync_res = current.sync_res
+        outer.resource_id = current.resource_id
+        outer._mirror_progress(current)
+        if outer.cancelled():  # cancelled while start() ran
+            current.cancel()
+        current._add_internal_callback(lambda done: self._on_attempt_done(attempt, done))
+        return None
+
+    def _launch_later(self) -> None:
+        if not self.future.done() and (error := self._launch()) is not None:
+            self._after_failure(None, error)
+
+    def _on_outer_done(self, outer: OperationFuture[T]) -> None:
+        if outer.cancelled() and self.current is not None:
+            self.current.cancel()
+
+    def _on_attempt_done(self, attempt: Attempt, done: OperationFuture[T]) -> None:
+        # On whichever thread resolved the attempt (often the monitor): only cheap
+        # work here; cleanup makes requests, so it goes to the callback pool.
+        attempt.ended_at = self.monitor.clock.wall()
+        if done.cancelled():
+            self.future.cancel()
+            return
+        error = done.exception()
+        if error is None:
+            self.future._set_result_if_pending(done.result())
+            return
+        attempt.error = error
+        self.future._dispatch(lambda: self._after_failure(done, error))
+
+    def _judge(self, error: BaseException) -> tuple[bool, bool]:
+        """Ask the tenacity policy: (worth retrying, attempts exhausted)."""
+        state = self.state
+        state.attempt_number = len(self.future.attempts)
+        state.outcome = tenacity.Future.construct(state.attempt_number, error, True)
+        state.outcome_timestamp = self.monitor.clock.now()
+        return bool(self.policy.retry(state)), bool(self.policy.stop(state))
+
+    def _after_failure(self, failed: OperationFuture[T] | None, error: BaseException) -> None:
+        retryable, exhausted = self._judge(error)
+        again = retryable and not exhausted
+        finish = functools.partial(self._next_step, retryable, exhausted, error)
+        if failed is not None and self.cleanup is not None and (again or self.cleanup_last):
+            attempt = self.future.attempts[-1]
+            try:
+                removal = self.cleanup(failed)
+            except Exception as problem:
+                attempt.cleanup_error = problem
+                removal = None
+            if removal is not None:
+                removal.add_done_callback(lambda done: self._after_cleanup(attempt, done, finish))
+                return
+        finish()
+
+    def _after_cleanup(
+        self, attempt: Attempt, removal: Future[Any], finish: Callable[[], None]
+    ) -> None:
+        if removal.cancelled():
+            attempt.cleanup_error = RuntimeError("cleanup was cancelled")
+        else:
+            attempt.cleanup_error = removal.exception()
+        if attempt.cleanup_error is not None:
+            log.warning(
+                "osfutures: cleanup after attempt %d of %s failed: %s",
+                attempt.number,
+                self.future.name,
+                attempt.cleanup_error,
+            )
+        finish()
+
+    def _next_step(self, retryable: bool, exhausted: bool, error: BaseException) -> None:
+        outer = self.future
+        if not retryable:
+            outer._set_exception_if_pending(error)
+            return
+        if exhausted:
+            outer._set_exception_if_pending(RetriesExhausted(outer.name, outer.attempts))
+            return
+        delay = float(self.policy.wait(self.state))
+        self.state.idle_for += delay
+        try:
+            self.monitor.call_later(delay, self._launch_later, owner=outer)
+        except Exception as problem:  # the monitor is shut down or crashed
+            outer._set_exception_if_pending(problem)

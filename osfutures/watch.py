@@ -1,0 +1,246 @@
+"""What the monitor knows of one watched operation, and how it judges an observation.
+
+A :class:`Watch` is pure bookkeeping: the probe (how to fetch the object), the tests
+(ready? failed?), the deadline and the polling state. :meth:`Watch.judge` turns one
+observation into a verdict without touching threads or the clock, which keeps the
+monitor's loop about scheduling only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from osfutures.errors import OperationFailed, ResourceGone
+from osfutures.future import OperationFuture
+from osfutures.policy import PollInterval
+
+__all__ = ["GONE", "Batch", "Watch", "attribute_getter", "state_tests"]
+
+
+class _Gone:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+#: What a probe returns (or a ``fetch_many`` maps an item to) for an object that no
+#: longer exists. A ``fetch`` may also return ``None`` for that.
+GONE: Final = _Gone()
+
+Getter = Callable[[Any], Any]
+
+
+def attribute_getter(name: str) -> Getter:
+    """A getter reading ``obj.<name>``, or ``obj[name]`` for mappings; None if absent."""
+
+    def get(obj: Any) -> Any:
+        if isinstance(obj, Mapping):
+            return obj.get(name)
+        return getattr(obj, name, None)
+
+    get.__name__ = f"get_{name}"
+    return get
+
+
+def _status_text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def state_tests(
+    target: Collection[str],
+    pending: Collection[str],
+    failure: Collection[str],
+    status_of: Getter,
+) -> tuple[Callable[[Any], bool], Callable[[Any], bool]]:
+    """``ready`` and ``failed`` tests from state sets (Terraform's StateChangeConf).
+
+    States compare case-insensitively (Nova says ``ACTIVE``, Cinder ``available``).
+    With a non-empty ``pending`` set, any state in none of the three sets counts as a
+    failure ("unexpected state"); with an empty one, unknown states are waited
+    through.
+
+    Raises:
+        ValueError: ``target`` is empty, or a state is in two sets.
+        TypeError: a set is a plain string (a common slip for ``{"ACTIVE"}``).
+    """
+    sets = {}
+    for name, states in (("target", target), ("pending", pending), ("failure", failure)):
+        if isinstance(states, (str, bytes)):
+            raise TypeError(f"{name}: expected a collection of states, got the string {states!r}")
+        sets[name] = frozenset(str(s).lower() for s in states)
+    if not sets["target"]:
+        raise ValueError("target: need at least one target state, got an empty collection")
+    for a, b in (("target", "pending"), ("target", "failure"), ("pending", "failure")):
+        if common := sets[a] & sets[b]:
+            raise ValueError(f"{a} and {b} share states {sorted(common)}; give each one meaning")
+    wanted, waiting, bad = sets["target"], sets["pending"], sets["failure"]
+
+    def status(obj: Any) -> str:
+        return str(status_of(obj)).lower()
+
+    def ready(obj: Any) -> bool:
+        return status(obj) in wanted
+
+    def failed(obj: Any) -> bool:
+        state = status(obj)
+        return state in bad or (bool(waiting) and state not in waiting and state not in wanted)
+
+    return ready, failed
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Lets many operations of one kind be polled with one request.
+
+    Operations whose batch has the same ``key`` are polled together: one call of
+    ``fetch_many(items)`` per poll cycle, with the ``batch_item`` of every watched
+    operation of that key. It returns a mapping from item to the fetched object (or
+    :data:`GONE`). An item it leaves out is fetched on its own with that
+    operation's ``fetch``, which settles whether it is gone or was merely not listed.
+
+    Attributes:
+        key: anything hashable naming the group, e.g. ``("servers", cloud, project)``.
+        fetch_many: fetches many items in as few requests as it can.
+    """
+
+    key: Hashable
+    fetch_many: Callable[[Sequence[Hashable]], Mapping[Hashable, Any]]
+
+
+class Watch:
+    """One watched operation, owned by the monitor thread once submitted."""
+
+    __slots__ = (
+        "batch",
+        "deadline",
+        "failed",
+        "fault_of",
+        "fetch",
+        "future",
+        "gone_after",
+        "gone_ok",
+        "gone_seen",
+        "inflight",
+        "interval",
+        "is_fatal",
+        "item",
+        "last",
+        "last_error",
+        "next_poll",
+        "polls",
+        "progress_of",
+        "ready",
+        "started",
+        "status_of",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        future: OperationFuture[Any],
+        fetch: Callable[[], Any],
+        *,
+        ready: Callable[[Any], bool],
+        failed: Callable[[Any], bool] | None,
+        status_of: Getter,
+        progress_of: Getter,
+        fault_of: Getter | None,
+        gone_ok: bool,
+        gone_after: int,
+        is_fatal: Callable[[BaseException], bool],
+        interval: PollInterval,
+        timeout: float,
+        batch: Batch | None,
+        item: Hashable,
+    ) -> None:
+        self.future = future
+        self.fetch = fetch
+        self.ready = ready
+        self.failed = failed
+        self.status_of = status_of
+        self.progress_of = progress_of
+        self.fault_of = fault_of
+        self.gone_ok = gone_ok
+        self.gone_after = gone_after
+        self.is_fatal = is_fatal
+        self.interval = interval
+        self.timeout = timeout
+        self.batch = batch
+        self.item = item
+        # Set by the monitor when it takes the watch in.
+        self.started = 0.0
+        self.deadline = 0.0
+        self.next_poll = 0.0
+        self.polls = 0
+        self.gone_seen = 0
+        self.last: Any = None
+        self.last_error: BaseException | None = None
+        self.inflight = False
+
+    @property
+    def group(self) -> Hashable:
+        """What this watch is polled together with (itself when not batched)."""
+        return self if self.batch is None else self.batch.key
+
+    def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
+        """Take in one observation and resolve the future if it is final.
+
+        ``value`` is the fetched object (or :data:`GONE` / ``None``); ``error`` what
+        the probe raised instead. Returns the error to remember when polling should
+        go on after a transient error, else ``None``. Resolves or fails the future
+        when the observation is final. Never raises.
+        """
+        future = self.future
+        elapsed = now - self.started
+        if error is not None:
+            if self.is_fatal(error):
+                future._set_exception_if_pending(error)
+            return error
+        try:
+            if value is None or value is GONE:
+                self._judge_gone(elapsed)
+                return None
+            self.gone_seen = 0
+            self.last = value
+            status = _status_text(self.status_of(value))
+            if status != future.status:
+                self.polls = 0
+            future._observe(status, self.progress_of(value))
+            if self.failed is not None and self.failed(value):
+                fault = self.fault_of(value) if self.fault_of else None
+                future._set_exception_if_pending(
+                    OperationFailed(
+                        self.describe(), resource=value, status=status, fault=fault, elapsed=elapsed
+                    )
+                )
+            elif self.ready(value):
+                future._set_result_if_pending(value)
+        except Exception as problem:  # a user's test or getter raised: fail this one only
+            future._set_exception_if_pending(problem)
+        return None
+
+    def _judge_gone(self, elapsed: float) -> None:
+        future = self.future
+        if self.gone_ok:
+            future._observe("DELETED", future.progress)
+            future._set_result_if_pending(self.last)
+            return
+        self.gone_seen += 1
+        if self.gone_seen >= self.gone_after:
+            future._set_exception_if_pending(
+                ResourceGone(
+                    f"{self.describe()} disappeared",
+                    resource=self.last,
+                    status=future.status,
+                    elapsed=elapsed,
+                )
+            )
+
+    def describe(self) -> str:
+        """The operation's name, with its resource id when known."""
+        future = self.future
+        rid = future.resource_id
+        return f"{future.name} ({rid})" if rid and rid not in future.name else future.name

@@ -1,0 +1,131 @@
+"""OperationFuture: chaining, cancellation, await, records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+import pytest
+
+from osfutures import OperationFailed, OperationFuture
+
+from .conftest import Harness, Table
+
+
+def active(h: Harness, table: Table, key: str) -> OperationFuture[Any]:
+    table.put(key, "BUILD")
+    return h.monitor.watch_states(table.fetcher(key), target={"ACTIVE"}, name=f"boot {key}")
+
+
+def test_next_runs_on_the_result(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    named = vm.next(lambda obj: obj["id"].upper())
+    table.put("vm", "ACTIVE")
+    h.step(1)
+    assert named.result(timeout=5) == "VM"
+
+
+def test_next_flattens_a_returned_future(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    attached = vm.next(lambda obj: active(h, table, obj["id"] + "-vol"))
+    table.put("vm", "ACTIVE")
+    h.step(1)
+    h.step(1)
+    assert not attached.done()
+    assert attached.status == "BUILD", "the chain shows the inner operation's status"
+    table.put("vm-vol", "ACTIVE")
+    h.step(1)
+    assert attached.result(timeout=5)["id"] == "vm-vol"
+
+
+def test_next_flattens_a_plain_future() -> None:
+    parent: OperationFuture[int] = OperationFuture()
+    inner: Future[int] = Future()
+    child = parent.next(lambda x: inner)
+    parent.set_result(1)
+    inner.set_result(2)
+    assert child.result(timeout=5) == 2
+
+
+def test_parent_failure_reaches_the_child_unchanged(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    called = []
+    child = vm.next(called.append)
+    grandchild = child.next(called.append)
+    table.put("vm", "ERROR")
+    h.step(1)
+    error = grandchild.exception(timeout=5)
+    assert isinstance(error, OperationFailed)
+    assert error is vm.exception() is child.exception()
+    assert called == []
+
+
+def test_error_in_fn_fails_the_child_with_it() -> None:
+    parent: OperationFuture[int] = OperationFuture()
+    child = parent.next(lambda x: 1 // x)
+    parent.set_result(0)
+    assert isinstance(child.exception(timeout=5), ZeroDivisionError)
+
+
+def test_cancelling_the_child_before_it_starts_stops_the_chain(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    called = []
+    child = vm.next(called.append)
+    assert child.cancel()
+    table.put("vm", "ACTIVE")
+    h.step(1)
+    assert vm.result(timeout=0)["status"] == "ACTIVE", "the parent goes on"
+    assert called == []
+
+
+def test_cancelled_parent_cancels_the_child(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    child = vm.next(lambda obj: obj)
+    vm.cancel()
+    with pytest.raises(CancelledError):
+        child.result(timeout=5)
+
+
+def test_next_rejects_a_non_callable() -> None:
+    with pytest.raises(TypeError, match=r"next\(fn\)"):
+        OperationFuture().next(42)  # type: ignore[arg-type]
+
+
+def test_await_gives_the_result(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+
+    async def main() -> Any:
+        table.put("vm", "ACTIVE")
+        h.clock.advance(1)
+        return await vm
+
+    assert asyncio.run(main())["id"] == "vm"
+
+
+def test_record_is_json_and_says_what_happened(h: Harness, table: Table) -> None:
+    table.put("vm", "ERROR", fault={"message": "No valid host"})
+    fut = h.monitor.watch_states(
+        table.fetcher("vm"),
+        target={"ACTIVE"},
+        name="create_server web",
+        request={"name": "web", "flavor": "m1.small"},
+        resource_id="vm",
+    )
+    assert fut.record()["state"] == "pending"
+    h.step(1)
+    record = json.loads(json.dumps(fut.record()))
+    assert record["state"] == "failed"
+    assert record["status"] == "ERROR"
+    assert record["request"] == {"name": "web", "flavor": "m1.small"}
+    assert record["resource_id"] == "vm"
+    assert record["error"]["type"] == "osfutures.errors.OperationFailed"
+    assert record["version"] == 1
+
+
+def test_cancel_returns_false_once_finished() -> None:
+    fut: OperationFuture[int] = OperationFuture()
+    fut.set_result(1)
+    assert fut.cancel() is False
+    assert fut.state == "succeeded"
