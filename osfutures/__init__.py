@@ -5,6 +5,8 @@ The engine (this package's top level) watches anything whose state can be fetche
 relaunches with cleanup. It imports nothing of openstacksdk.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from osfutures.clock import Clock, ManualClock, SystemClock
 from osfutures.errors import (
     MonitorCrashed,
@@ -15,15 +17,34 @@ from osfutures.errors import (
     ResourceGone,
     RetriesExhausted,
 )
-from osfutures.future import RECORD_VERSION, Attempt, OperationFuture
+from osfutures.future import RECORD_VERSION, Attempt, OperationFuture, ProgressUpdate
 from osfutures.monitor import DEFAULT_TIMEOUT, Monitor, default_monitor
 from osfutures.policy import PollInterval, is_retryable, is_transient, retry_after
 from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
 from osfutures.watch import GONE, Batch
 
+if TYPE_CHECKING:
+    from osfutures.openstack import AsyncConnection, connect, wrap
+
 __version__ = "0.1.0.dev0"
 
-__all__ = [
+_OPENSTACK = ("AsyncConnection", "connect", "wrap")
+
+
+def __getattr__(name: str) -> Any:
+    # The OpenStack layer imports openstacksdk, which takes a while; the engine alone
+    # does not need it, so it is loaded on first use of osfutures.connect / wrap.
+    if name in _OPENSTACK:
+        from osfutures import openstack
+
+        return getattr(openstack, name)
+    raise AttributeError(f"module 'osfutures' has no attribute {name!r}")
+
+
+__all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
+    "AsyncConnection",
+    "connect",
+    "wrap",
     "DEFAULT_RETRY",
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT",
@@ -41,6 +62,7 @@ __all__ = [
     "OperationTimeout",
     "OsFuturesError",
     "PollInterval",
+    "ProgressUpdate",
     "ResourceGone",
     "RetriesExhausted",
     "SystemClock",

@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 
+from osfutures._checks import check_count
+
 __all__ = ["CallbackRunner", "run_logged"]
 
 log = logging.getLogger("osfutures")
@@ -34,12 +36,19 @@ class CallbackRunner:
     Args:
         max_workers: threads in the pool (created on demand).
         name: prefix of the worker threads' names.
+        on_idle: called whenever the runner runs out of work.
     """
 
-    def __init__(self, max_workers: int = 4, name: str = "osfutures-callback") -> None:
-        if max_workers < 1:
-            raise ValueError(f"callback_workers: need at least 1, got {max_workers!r}")
+    def __init__(
+        self,
+        max_workers: int = 4,
+        name: str = "osfutures-callback",
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
+        check_count("callback_workers", max_workers)
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix=name)
+        self._on_idle = on_idle
+        self._local = threading.local()
         self._lock = threading.Lock()
         # key -> callables waiting behind the one that is running for that key.
         self._queues: dict[Hashable, deque[Callable[[], object]]] = {}
@@ -59,6 +68,10 @@ class CallbackRunner:
             # those of a future cancelled afterwards, still run, in the caller.
             self._drain(key)
 
+    def in_worker(self) -> bool:
+        """True when called from a callback this runner is running."""
+        return getattr(self._local, "active", False)
+
     def is_idle(self) -> bool:
         """True when nothing is running or waiting."""
         with self._lock:
@@ -69,11 +82,18 @@ class CallbackRunner:
         self._pool.shutdown(wait=wait)
 
     def _drain(self, key: Hashable) -> None:
-        while True:
-            with self._lock:
-                queue = self._queues[key]
-                if not queue:
-                    del self._queues[key]
-                    return
-                fn = queue.popleft()
-            run_logged(fn)
+        self._local.active = True
+        try:
+            while True:
+                with self._lock:
+                    queue = self._queues[key]
+                    if not queue:
+                        del self._queues[key]
+                        idle = not self._queues
+                        break
+                    fn = queue.popleft()
+                run_logged(fn)
+        finally:
+            self._local.active = False
+        if idle and self._on_idle is not None:
+            self._on_idle()

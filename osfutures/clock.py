@@ -44,6 +44,8 @@ class SystemClock:
         return time.time()
 
     def wait(self, condition: threading.Condition, timeout: float | None) -> None:
+        if timeout is not None and timeout > threading.TIMEOUT_MAX:
+            timeout = threading.TIMEOUT_MAX
         condition.wait(timeout)
 
 

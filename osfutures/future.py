@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Generator
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from osfutures._checks import require_callable
 from osfutures.callbacks import run_logged
@@ -28,7 +28,7 @@ from osfutures.callbacks import run_logged
 if TYPE_CHECKING:
     from osfutures.callbacks import CallbackRunner
 
-__all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "error_record"]
+__all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "ProgressUpdate", "error_record"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -45,6 +45,22 @@ def error_record(error: BaseException | None) -> dict[str, str] | None:
         return None
     kind = type(error)
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(error)}
+
+
+class ProgressUpdate(NamedTuple):
+    """What a progress callback receives: one change, as it was when it happened.
+
+    Attributes:
+        future: the operation's future.
+        status: the state the cloud reported.
+        progress: the progress it reported (``None``, 0-100 or any JSON-able value).
+        at: wall time of the observation.
+    """
+
+    future: OperationFuture[Any]
+    status: str | None
+    progress: Any
+    at: float
 
 
 @dataclass
@@ -135,7 +151,7 @@ class OperationFuture(Future[T], Generic[T]):
         self.attempts: list[Attempt] = []
         self.created_at = self.updated_at = time.time()
         self._runner = runner
-        self._progress_callbacks: list[Callable[[OperationFuture[T]], object]] = []
+        self._progress_callbacks: list[Callable[[ProgressUpdate], object]] = []
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled() else "done" if self.done() else "pending"
@@ -154,11 +170,12 @@ class OperationFuture(Future[T], Generic[T]):
         """
         super().add_done_callback(lambda fut: self._dispatch(lambda: fn(fut)))
 
-    def add_progress_callback(self, fn: Callable[[OperationFuture[T]], object]) -> None:
-        """Call ``fn(future)`` every time :attr:`status` or :attr:`progress` changes.
+    def add_progress_callback(self, fn: Callable[[ProgressUpdate], object]) -> None:
+        """Call ``fn(update)`` for every change of :attr:`status` or :attr:`progress`.
 
-        Runs on the callback pool, in order for this future; read ``future.status``
-        and ``future.progress`` inside. What ``fn`` raises is logged and ignored.
+        ``update`` is a :class:`ProgressUpdate` holding the values of that change, so
+        none is lost when callbacks lag behind the cloud. Runs on the callback pool,
+        in order for this future. What ``fn`` raises is logged and ignored.
 
         Raises:
             TypeError: ``fn`` is not callable.
@@ -185,8 +202,10 @@ class OperationFuture(Future[T], Generic[T]):
         self.status = status
         self.progress = progress
         self.updated_at = time.time()
-        for fn in self._progress_callbacks:
-            self._dispatch(functools.partial(fn, self))
+        if self._progress_callbacks:
+            update = ProgressUpdate(self, status, progress, self.updated_at)
+            for fn in self._progress_callbacks:
+                self._dispatch(functools.partial(fn, update))
 
     # -- resolution -----------------------------------------------------------
 
@@ -216,7 +235,7 @@ class OperationFuture(Future[T], Generic[T]):
 
     def _mirror_progress(self, other: OperationFuture[Any]) -> None:
         """Show ``other``'s status and progress as ours from now on."""
-        other.add_progress_callback(lambda o: self._observe(o.status, o.progress))
+        other.add_progress_callback(lambda update: self._observe(update.status, update.progress))
         self._observe(other.status, other.progress)
 
     def _follow(self, other: Future[Any]) -> None:
@@ -236,6 +255,11 @@ class OperationFuture(Future[T], Generic[T]):
             other._add_internal_callback(copy_outcome)
         else:
             other.add_done_callback(copy_outcome)
+        def pass_cancel_on(me: OperationFuture[T]) -> None:
+            if me.cancelled():  # cancelling the chain stops watching what it waits for
+                other.cancel()
+
+        self._add_internal_callback(pass_cancel_on)
 
     # -- chaining -------------------------------------------------------------
 
@@ -252,8 +276,9 @@ class OperationFuture(Future[T], Generic[T]):
 
         If this future fails, or ``fn`` raises, the new future fails with that same
         exception; if this future is cancelled, so is the new one. Cancelling the new
-        future before ``fn`` has started stops the chain there (it never runs); it
-        cancels nothing in the cloud.
+        future before ``fn`` has started stops the chain there (``fn`` never runs);
+        cancelling it while it waits for the future ``fn`` returned cancels that
+        one too. Neither deletes anything in the cloud.
 
         Args:
             fn: called with this future's result.
@@ -270,7 +295,7 @@ class OperationFuture(Future[T], Generic[T]):
         child: OperationFuture[U] = OperationFuture(name=label, runner=self._runner)
 
         def run() -> None:
-            if not child.set_running_or_notify_cancel():
+            if child.done():  # cancelled before it started: the chain stops here
                 return
             try:
                 value = fn(self.result())

@@ -16,6 +16,7 @@ If the thread dies anyway, every pending future fails with
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
@@ -24,8 +25,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar
 
 from osfutures._checks import check_count, check_timeout, require_callable
@@ -34,6 +34,7 @@ from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, RateLimiter, is_transient, retry_after
+from osfutures.probes import NOT_LISTED, ProbePool, Results, probe
 from osfutures.watch import Batch, Getter, Watch, attribute_getter, state_tests
 
 __all__ = ["DEFAULT_TIMEOUT", "Monitor", "default_monitor"]
@@ -58,29 +59,6 @@ def _not_transient(error: BaseException) -> bool:
     return not is_transient(error)
 
 
-def _probe(batch: Batch | None, members: Sequence[Watch]) -> list[tuple[Watch, Any, Any]]:
-    """Fetch the state of ``members``: (watch, value, error) for each. Never raises.
-
-    Runs on a probe thread. A failing ``fetch_many`` fails only this poll of these
-    members; the monitor decides per operation what the error means.
-    """
-    results: list[tuple[Watch, Any, Any]] = []
-    missing: Iterable[Watch] = members
-    if batch is not None:
-        try:
-            found = batch.fetch_many([w.item for w in members])
-        except Exception as error:
-            return [(w, None, error) for w in members]
-        missing = [w for w in members if w.item not in found]
-        results.extend((w, found[w.item], None) for w in members if w.item in found)
-    for watch in missing:
-        try:
-            results.append((watch, watch.fetch(), None))
-        except Exception as error:
-            results.append((watch, None, error))
-    return results
-
-
 class Monitor:
     """Watches many long-running operations from one thread.
 
@@ -94,7 +72,9 @@ class Monitor:
             second, across all operations; ``None`` for no cap.
         probe_timeout: how long one probe call may take before the monitor stops
             waiting for it and polls again later.
-        probe_workers: threads that run probe calls.
+        probe_workers: threads that run probe calls. A probe abandoned after
+            ``probe_timeout`` may be replaced by a new thread, up to four times
+            this number, so hung requests do not starve the others.
         callback_workers: threads that run user callbacks and chained work.
         seed: seeds the jitter of polling intervals (for reproducible runs).
         name: the monitor thread's name.
@@ -130,9 +110,9 @@ class Monitor:
             else None
         )
         self._rng = random.Random(seed)
-        self._runner = CallbackRunner(callback_workers, name=f"{name}-callback")
+        self._runner = CallbackRunner(callback_workers, name=f"{name}-callback", on_idle=self._wake)
         self._probe_workers = probe_workers
-        self._probes = ThreadPoolExecutor(probe_workers, thread_name_prefix=f"{name}-probe")
+        self._probes = ProbePool(probe_workers, 4 * probe_workers, name=f"{name}-probe")
 
         # Shared with other threads, guarded by _cond.
         self._cond = threading.Condition()
@@ -142,14 +122,19 @@ class Monitor:
         self._idle = False
         self._thread: threading.Thread | None = None
 
-        # Owned by the monitor thread alone.
+        # Owned by the monitor thread alone. The heaps hold watch ids, not watches,
+        # so an entry left behind by a finished operation keeps nothing alive.
         self._watches: dict[int, Watch] = {}
         self._groups: dict[Hashable, dict[int, Watch]] = {}
-        self._due: list[tuple[float, int, Watch]] = []
-        self._deadlines: list[tuple[float, int, Watch]] = []
+        self._due: list[tuple[float, int]] = []
+        self._deadlines: list[tuple[float, int]] = []
+        self._taking: list[tuple[str, Any]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
-        self._inflight: dict[int, tuple[float, list[Watch]]] = {}
+        # token -> (time limit, members, batch key or None)
+        self._inflight: dict[int, tuple[float, list[Watch], Hashable]] = {}
         self._abandoned: set[int] = set()
+        # Batch keys with a probe in flight -> watches that came due meanwhile.
+        self._busy: dict[Hashable, list[Watch]] = {}
         self._seq = itertools.count()
         self._throttled_until = -math.inf
 
@@ -223,7 +208,8 @@ class Monitor:
 
         Raises:
             TypeError: ``fetch``, ``ready`` or another callable argument is not
-                callable, or a number argument is not a number.
+                callable, a number argument is not a number, or ``batch.key`` or
+                ``batch_item`` is not hashable.
             ValueError: ``timeout`` or ``interval`` is not > 0, ``gone_after`` < 1,
                 or ``batch`` is given without ``batch_item``.
             MonitorShutdown: the monitor was shut down.
@@ -236,8 +222,11 @@ class Monitor:
         require_callable("is_fatal", is_fatal, optional=True)
         deadline = check_timeout("timeout", timeout)
         check_count("gone_after", gone_after)
-        if batch is not None and batch_item is None:
-            raise ValueError("batch_item: required with batch (the item fetch_many looks up)")
+        if batch is not None:
+            if batch_item is None:
+                raise ValueError("batch_item: required with batch (the item fetch_many looks up)")
+            _require_hashable("batch.key", batch.key)
+            _require_hashable("batch_item", batch_item)
         future: OperationFuture[Any] = OperationFuture(
             name=name,
             request=request,
@@ -330,7 +319,9 @@ class Monitor:
         :class:`~osfutures.MonitorShutdown`. Calling it again is harmless.
 
         Args:
-            wait: block until the monitor thread has finished.
+            wait: block until the monitor thread has finished and the callbacks
+                have run (not when called from a callback, which would wait for
+                itself).
             cancel_futures: cancel every pending operation instead of finishing it.
         """
         with self._cond:
@@ -338,12 +329,11 @@ class Monitor:
             if cancel_futures:
                 self._intake.append(("cancel_all", None))
             self._cond.notify_all()
-        thread = self._thread
-        if wait and thread is not None and thread is not threading.current_thread():
-            thread.join()
-        if wait:
-            self._probes.shutdown(wait=False)
-            self._runner.shutdown(wait=True)
+        if not wait or self._runner.in_worker() or threading.current_thread() is self._thread:
+            return  # waiting here would wait for this very thread
+        if self._thread is not None:
+            self._thread.join()
+        self._runner.shutdown(wait=True)
 
     def is_alive(self) -> bool:
         """False once the monitor is shut down or has crashed."""
@@ -393,7 +383,10 @@ class Monitor:
                 raise MonitorCrashed(
                     f"monitor {self.name!r} crashed; create a new Monitor"
                 ) from self._crashed
-            if self._stopping:
+            # After shutdown, the follow-ups of operations already running (a retry's
+            # cleanup and relaunch, a chained step) still come in: they run on the
+            # callback pool. New work from anywhere else is refused.
+            if self._stopping and not self._runner.in_worker():
                 raise MonitorShutdown(f"monitor {self.name!r} is shut down; it takes no new work")
             self._intake.append((kind, item))
             if self._thread is None:
@@ -407,6 +400,10 @@ class Monitor:
             self._intake.append((kind, item))
             self._cond.notify_all()
 
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
     # -- the monitor thread -------------------------------------------------------
 
     def _run(self) -> None:
@@ -415,6 +412,8 @@ class Monitor:
                 pass
         except BaseException as error:
             self._crash(error)
+        self._probes.shutdown()
+        self._runner.shutdown(wait=False)
 
     def _cycle(self) -> bool:
         """One turn of the loop: take in work, act on what is due. False to exit."""
@@ -430,50 +429,60 @@ class Monitor:
                 self._idle = True
                 clock.wait(self._cond, None if wake is None else wake - now)
                 self._idle = False
-            items = list(self._intake)
+            # Until taken in, these are in no table: _crash finds them here.
+            self._taking = list(self._intake)
             self._intake.clear()
         now = clock.now()
-        for kind, item in items:
+        for kind, item in self._taking:
             self._take(kind, item, now)
+        self._taking = []
         self._expire(now)
         self._fire_timers(now)
         self._abandon_slow_probes(now)
         self._dispatch_due(now)
+        self._compact()
         return True
 
     def _finished(self) -> bool:
-        return not self._watches and not self._timers and not self._inflight
+        return (
+            not self._watches and not self._timers and not self._inflight and self._runner.is_idle()
+        )
 
     def _take(self, kind: str, item: Any, now: float) -> None:
         if kind == "watch":
-            self._add(item, now)
+            self._add(item)
         elif kind == "probed":
             self._take_results(*item, now=now)
         elif kind == "timer":
             when, fn, owner = item
             heapq.heappush(self._timers, (when, next(self._seq), fn, owner))
         elif kind == "cancel_all":
-            for watch in list(self._watches.values()):
-                watch.future.cancel()
-                self._forget(watch)
-            for *_, owner in self._timers:
-                owner.cancel()
-            self._timers.clear()
-            # Probes still out can only report on cancelled work: stop waiting.
-            self._abandoned.update(self._inflight)
-            self._inflight.clear()
+            self._cancel_all()
 
-    def _add(self, watch: Watch, now: float) -> None:
+    def _cancel_all(self) -> None:
+        for watch in list(self._watches.values()):
+            watch.future.cancel()
+            self._forget(watch)
+        for *_, owner in self._timers:
+            owner.cancel()
+        self._timers.clear()
+        # Probes still out can only report on cancelled work: stop waiting for them.
+        self._abandoned.update(self._inflight)
+        self._inflight.clear()
+        self._busy.clear()
+
+    def _add(self, watch: Watch) -> None:
         if watch.future.done():  # cancelled before the monitor saw it
             return
+        key = watch.future.id
         watch.deadline = watch.started + watch.timeout
         watch.next_poll = watch.started + watch.interval.delay(0, self._rng)
-        self._watches[watch.future.id] = watch
+        self._watches[key] = watch
         if watch.batch is not None:
-            self._groups.setdefault(watch.batch.key, {})[watch.future.id] = watch
-        heapq.heappush(self._due, (watch.next_poll, next(self._seq), watch))
+            self._groups.setdefault(watch.batch.key, {})[key] = watch
+        heapq.heappush(self._due, (watch.next_poll, key))
         if math.isfinite(watch.deadline):
-            heapq.heappush(self._deadlines, (watch.deadline, next(self._seq), watch))
+            heapq.heappush(self._deadlines, (watch.deadline, key))
 
     def _forget(self, watch: Watch) -> None:
         key = watch.future.id
@@ -485,14 +494,30 @@ class Monitor:
                 if not group:
                     del self._groups[watch.batch.key]
 
-    def _is_watched(self, watch: Watch) -> bool:
-        return self._watches.get(watch.future.id) is watch
+    def _compact(self) -> None:
+        # Entries of finished operations stay in the heaps until they come up; when
+        # they outnumber the live ones, rebuild rather than let the heaps grow.
+        live = len(self._watches)
+        if len(self._deadlines) > 2 * live + 1024:
+            self._deadlines = [e for e in self._deadlines if e[1] in self._watches]
+            heapq.heapify(self._deadlines)
+        if len(self._due) > 2 * live + 1024:
+            self._due = [e for e in self._due if self._due_entry(*e) is not None]
+            heapq.heapify(self._due)
+
+    def _due_entry(self, when: float, key: int) -> Watch | None:
+        """The watch a poll-heap entry stands for, or None if the entry is stale."""
+        watch = self._watches.get(key)
+        if watch is None or watch.inflight or watch.next_poll != when:
+            return None
+        return watch
 
     def _expire(self, now: float) -> None:
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
-            _, _, watch = heapq.heappop(deadlines)
-            if not self._is_watched(watch):
+            _, key = heapq.heappop(deadlines)
+            watch = self._watches.get(key)
+            if watch is None:
                 continue
             error = OperationTimeout(
                 watch.describe(),
@@ -512,31 +537,39 @@ class Monitor:
                 self._runner.submit(owner, fn)
 
     def _abandon_slow_probes(self, now: float) -> None:
-        for token, (limit, members) in list(self._inflight.items()):
+        for token, (limit, members, group) in list(self._inflight.items()):
             if limit > now:
                 continue
             # The probe thread may come back one day; its answer will be ignored.
             del self._inflight[token]
             self._abandoned.add(token)
+            self._probes.lost()
+            self._release(group, now)
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
             for watch in members:
                 watch.inflight = False
-                if self._is_watched(watch):
+                if self._watches.get(watch.future.id) is watch:
                     watch.last_error = error
                     self._schedule(watch, now)
 
     def _dispatch_due(self, now: float) -> None:
         due = self._due
         while due and due[0][0] <= now:
-            when, _, watch = due[0]
-            if not self._is_watched(watch) or watch.inflight or watch.next_poll != when:
+            watch = self._due_entry(*due[0])
+            if watch is None:
                 heapq.heappop(due)
                 continue
             if watch.future.done():  # cancelled by its user
                 heapq.heappop(due)
                 self._forget(watch)
                 continue
-            if len(self._inflight) + len(self._abandoned) >= self._probe_workers:
+            group = None if watch.batch is None or watch.solo else watch.batch.key
+            if group in self._busy:
+                # One request per batch at a time: it goes with the next one.
+                heapq.heappop(due)
+                self._busy[group].append(watch)
+                continue
+            if len(self._inflight) >= self._probe_workers:
                 return  # every probe thread is busy; a result will wake us
             if self._limiter is not None:
                 wait = self._limiter.take(now)
@@ -544,44 +577,47 @@ class Monitor:
                     self._throttled_until = now + wait
                     return
             heapq.heappop(due)
-            self._launch(watch, now)
+            self._launch(watch, group, now)
 
-    def _launch(self, watch: Watch, now: float) -> None:
-        if watch.batch is None:
+    def _launch(self, watch: Watch, group: Hashable, now: float) -> None:
+        if group is None:
             members = [watch]
         else:
             # Everything of the group rides along: the list request costs the same.
             members = [
-                w
-                for w in self._groups[watch.batch.key].values()
-                if not w.inflight and not w.future.done()
+                w for w in self._groups[group].values() if not w.inflight and not w.future.done()
             ]
+            self._busy[group] = []
         for member in members:
             member.inflight = True
         token = next(self._seq)
-        self._inflight[token] = (now + self.probe_timeout, members)
-        try:
-            self._probes.submit(self._probe_and_report, token, watch.batch, members)
-        except RuntimeError:  # interpreter shutdown: nothing more can run
-            del self._inflight[token]
-            for member in members:
-                member.inflight = False
+        self._inflight[token] = (now + self.probe_timeout, members, group)
+        batch = None if group is None else watch.batch
+        self._probes.submit(functools.partial(self._probe_and_report, token, batch, members))
 
     def _probe_and_report(self, token: int, batch: Batch | None, members: list[Watch]) -> None:
-        self._post("probed", (token, _probe(batch, members)))
+        self._post("probed", (token, probe(batch, members)))
 
-    def _take_results(
-        self, token: int, results: list[tuple[Watch, Any, Any]], *, now: float
-    ) -> None:
+    def _take_results(self, token: int, results: Results, *, now: float) -> None:
         if token in self._abandoned:
             self._abandoned.discard(token)
+            self._probes.recovered()
             return
-        if self._inflight.pop(token, None) is None:
+        flight = self._inflight.pop(token, None)
+        if flight is None:
             return
+        self._release(flight[2], now)
         for watch, value, error in results:
             watch.inflight = False
-            if not self._is_watched(watch):
+            if self._watches.get(watch.future.id) is not watch:
                 continue
+            if value is NOT_LISTED:
+                # Gone, or just not in the list: its own fetch, as soon as allowed, says.
+                watch.solo = True
+                watch.next_poll = now
+                heapq.heappush(self._due, (now, watch.future.id))
+                continue
+            watch.solo = False
             watch.polls += 1
             watch.last_error = watch.judge(value, error, now)
             if watch.future.done():
@@ -589,40 +625,61 @@ class Monitor:
             else:
                 self._schedule(watch, now)
 
+    def _release(self, group: Hashable, now: float) -> None:
+        """The probe of ``group`` is over: what came due meanwhile is scheduled."""
+        if group is None:
+            return
+        for watch in self._busy.pop(group, ()):
+            if self._watches.get(watch.future.id) is watch and not watch.inflight:
+                self._schedule(watch, now)
+
     def _schedule(self, watch: Watch, now: float) -> None:
         delay = watch.interval.delay(watch.polls, self._rng)
         if watch.last_error is not None:
             delay = max(delay, retry_after(watch.last_error) or 0.0)
         watch.next_poll = now + delay
-        heapq.heappush(self._due, (watch.next_poll, next(self._seq), watch))
+        heapq.heappush(self._due, (watch.next_poll, watch.future.id))
 
     def _next_wake(self) -> float | None:
         candidates = []
-        if self._due and len(self._inflight) + len(self._abandoned) < self._probe_workers:
+        if self._due and len(self._inflight) < self._probe_workers:
             candidates.append(max(self._due[0][0], self._throttled_until))
         if self._deadlines:
             candidates.append(self._deadlines[0][0])
         if self._timers:
             candidates.append(self._timers[0][0])
-        candidates.extend(limit for limit, _ in self._inflight.values())
-        return min(candidates) if candidates else None
+        candidates.extend(flight[0] for flight in self._inflight.values())
+        finite = [c for c in candidates if math.isfinite(c)]
+        return min(finite) if finite else None
 
     def _crash(self, error: BaseException) -> None:
         log.critical("osfutures: monitor %r crashed", self.name, exc_info=error)
         with self._cond:
             self._crashed = error
-            queued = [item for kind, item in self._intake if kind in ("watch", "timer")]
+            queued = self._taking + list(self._intake)
             self._intake.clear()
         futures = [w.future for w in self._watches.values()]
         futures += [owner for *_, owner in self._timers]
-        futures += [w.future if isinstance(w, Watch) else w[2] for w in queued]
+        for kind, item in queued:
+            if kind == "watch":
+                futures.append(item.future)
+            elif kind == "timer":
+                futures.append(item[2])
         for future in futures:
             failure = MonitorCrashed(f"monitor {self.name!r} crashed while watching {future.name}")
             failure.__cause__ = error
             future._set_exception_if_pending(failure)
         self._watches.clear()
         self._timers.clear()
-        self._probes.shutdown(wait=False)
+
+
+def _require_hashable(name: str, value: object) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: must be hashable (a string, number or tuple), got {type(value).__name__}"
+        ) from None
 
 
 def _getter(arg: str, value: str | Getter) -> Getter:

@@ -117,10 +117,13 @@ class RateLimiter:
         self._tokens = self.burst
         self._stamp = now
 
-    def take(self, now: float) -> float:
-        """Take one token: 0.0 if granted, else the seconds until one is available."""
+    def _refill(self, now: float) -> None:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
+
+    def take(self, now: float) -> float:
+        """Take one token: 0.0 if granted, else the seconds until one is available."""
+        self._refill(now)
         if self._tokens >= 1:
             self._tokens -= 1
             return 0.0
@@ -128,10 +131,15 @@ class RateLimiter:
 
 
 def _status_code(error: BaseException) -> int | None:
-    code = getattr(error, "status_code", None)
-    if code is None:
-        code = getattr(getattr(error, "response", None), "status_code", None)
-    return code if isinstance(code, int) else None
+    # openstacksdk says status_code, keystoneauth http_status, requests has a response.
+    for code in (
+        getattr(error, "status_code", None),
+        getattr(error, "http_status", None),
+        getattr(getattr(error, "response", None), "status_code", None),
+    ):
+        if isinstance(code, int):
+            return code
+    return None
 
 
 def is_transient(error: BaseException) -> bool:
@@ -142,10 +150,10 @@ def is_transient(error: BaseException) -> bool:
     (``error.status_code`` or ``error.response.status_code``) of 408, 425, 429 or 5xx.
     A 400, 401, 403 or 404 is not transient: asking again gives the same answer.
     """
-    if isinstance(error, (OSError, TimeoutError)):
-        return True
     code = _status_code(error)
-    return code is not None and (code in TRANSIENT_HTTP_STATUSES or 500 <= code < 600)
+    if code is not None:  # an answer (requests' HTTPError is an OSError too)
+        return code in TRANSIENT_HTTP_STATUSES or 500 <= code < 600
+    return isinstance(error, (OSError, TimeoutError))
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -180,5 +188,7 @@ def retry_after(error: BaseException) -> float | None:
             when = parsedate_to_datetime(str(value))
         except (TypeError, ValueError):
             return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT even when they do not say so
+            when = when.replace(tzinfo=timezone.utc)
         seconds = (when - datetime.now(timezone.utc)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None

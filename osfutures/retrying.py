@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
@@ -155,12 +156,17 @@ class _RetryRun(Generic[T]):
         error = self._launch()
         if error is None:
             return
-        if not self._judge(error)[0]:
+        decision = self._decide(error)
+        if decision is None:
             raise error  # rejected outright: raise at the call, as the plain call would
-        self._after_failure(None, error)
+        self._after_failure(None, error, decision)
 
     def _launch(self) -> BaseException | None:
-        """Start one attempt; return what ``start`` raised, if it did."""
+        """Start one attempt; return what ``start`` raised, if it did.
+
+        Raises:
+            TypeError: ``start`` returned something that is not a future.
+        """
         outer = self.future
         attempt = Attempt(number=len(outer.attempts) + 1, started_at=self.monitor.clock.wall())
         outer.attempts.append(attempt)
@@ -173,24 +179,34 @@ class _RetryRun(Generic[T]):
         if not isinstance(current, Future):
             raise TypeError(f"start: must return a future, returned {type(current).__name__}")
         self.current = current
-        attempt.resource_id = current.resource_id
-        outer.sync_res = current.sync_res
-        outer.resource_id = current.resource_id
-        outer._mirror_progress(current)
+        attempt.resource_id = outer.resource_id = getattr(current, "resource_id", None)
+        outer.sync_res = getattr(current, "sync_res", None)
+        on_done = functools.partial(self._on_attempt_done, attempt)
+        if isinstance(current, OperationFuture):
+            outer._mirror_progress(current)
+            current._add_internal_callback(on_done)
+        else:
+            current.add_done_callback(on_done)
         if outer.cancelled():  # cancelled while start() ran
             current.cancel()
-        current._add_internal_callback(lambda done: self._on_attempt_done(attempt, done))
         return None
 
     def _launch_later(self) -> None:
-        if not self.future.done() and (error := self._launch()) is not None:
-            self._after_failure(None, error)
+        if self.future.done():
+            return
+        try:
+            error = self._launch()
+        except Exception as problem:  # start() broke its contract: end, do not hang
+            self.future._set_exception_if_pending(problem)
+            return
+        if error is not None:
+            self._after_failure(None, error, self._decide(error))
 
     def _on_outer_done(self, outer: OperationFuture[T]) -> None:
         if outer.cancelled() and self.current is not None:
             self.current.cancel()
 
-    def _on_attempt_done(self, attempt: Attempt, done: OperationFuture[T]) -> None:
+    def _on_attempt_done(self, attempt: Attempt, done: Future[T]) -> None:
         # On whichever thread resolved the attempt (often the monitor): only cheap
         # work here; cleanup makes requests, so it goes to the callback pool.
         attempt.ended_at = self.monitor.clock.wall()
@@ -202,24 +218,36 @@ class _RetryRun(Generic[T]):
             self.future._set_result_if_pending(done.result())
             return
         attempt.error = error
-        self.future._dispatch(lambda: self._after_failure(done, error))
+        decision = self._decide(error)
+        self.future._dispatch(lambda: self._after_failure(done, error, decision))
 
-    def _judge(self, error: BaseException) -> tuple[bool, bool]:
-        """Ask the tenacity policy: (worth retrying, attempts exhausted)."""
+    def _decide(self, error: BaseException) -> float | None:
+        """Ask the tenacity policy, in tenacity's order (retry?, wait, stop?).
+
+        Returns the pause before the next attempt, ``math.inf`` when the error is
+        worth retrying but the attempts are exhausted, and ``None`` when it is not
+        worth retrying at all.
+        """
         state = self.state
         state.attempt_number = len(self.future.attempts)
         state.outcome = tenacity.Future.construct(state.attempt_number, error, True)
         state.outcome_timestamp = self.monitor.clock.now()
-        return bool(self.policy.retry(state)), bool(self.policy.stop(state))
+        if not self.policy.retry(state):
+            return None
+        state.upcoming_sleep = float(self.policy.wait(state))
+        if self.policy.stop(state):
+            return math.inf
+        return state.upcoming_sleep
 
-    def _after_failure(self, failed: OperationFuture[T] | None, error: BaseException) -> None:
-        retryable, exhausted = self._judge(error)
-        again = retryable and not exhausted
-        finish = functools.partial(self._next_step, retryable, exhausted, error)
+    def _after_failure(
+        self, failed: Future[T] | None, error: BaseException, decision: float | None
+    ) -> None:
+        again = decision is not None and math.isfinite(decision)
+        finish = functools.partial(self._next_step, decision, error)
         if failed is not None and self.cleanup is not None and (again or self.cleanup_last):
             attempt = self.future.attempts[-1]
             try:
-                removal = self.cleanup(failed)
+                removal = self.cleanup(failed)  # type: ignore[arg-type]
             except Exception as problem:
                 attempt.cleanup_error = problem
                 removal = None
@@ -244,17 +272,15 @@ class _RetryRun(Generic[T]):
             )
         finish()
 
-    def _next_step(self, retryable: bool, exhausted: bool, error: BaseException) -> None:
+    def _next_step(self, decision: float | None, error: BaseException) -> None:
         outer = self.future
-        if not retryable:
+        if decision is None:
             outer._set_exception_if_pending(error)
-            return
-        if exhausted:
+        elif not math.isfinite(decision):
             outer._set_exception_if_pending(RetriesExhausted(outer.name, outer.attempts))
-            return
-        delay = float(self.policy.wait(self.state))
-        self.state.idle_for += delay
-        try:
-            self.monitor.call_later(delay, self._launch_later, owner=outer)
-        except Exception as problem:  # the monitor is shut down or crashed
-            outer._set_exception_if_pending(problem)
+        else:
+            self.state.idle_for += decision
+            try:
+                self.monitor.call_later(decision, self._launch_later, owner=outer)
+            except Exception as problem:  # the monitor is shut down or crashed
+                outer._set_exception_if_pending(problem)

@@ -133,6 +133,7 @@ class Watch:
         "polls",
         "progress_of",
         "ready",
+        "solo",
         "started",
         "status_of",
         "timeout",
@@ -179,11 +180,8 @@ class Watch:
         self.last: Any = None
         self.last_error: BaseException | None = None
         self.inflight = False
-
-    @property
-    def group(self) -> Hashable:
-        """What this watch is polled together with (itself when not batched)."""
-        return self if self.batch is None else self.batch.key
+        # Left out of its batch's answer: the next poll fetches it on its own.
+        self.solo = False
 
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
@@ -195,11 +193,11 @@ class Watch:
         """
         future = self.future
         elapsed = now - self.started
-        if error is not None:
-            if self.is_fatal(error):
-                future._set_exception_if_pending(error)
-            return error
         try:
+            if error is not None:
+                if self.is_fatal(error):
+                    future._set_exception_if_pending(error)
+                return error
             if value is None or value is GONE:
                 self._judge_gone(elapsed)
                 return None
