@@ -48,7 +48,7 @@ def probe(batch: Batch | None, members: Sequence[Watch]) -> Results:
     if batch is not None:
         try:
             found = batch.fetch_many([w.item for w in members])
-            return [(w, found[w.item] if w.item in found else NOT_LISTED, None) for w in members]
+            return [(w, found.get(w.item, NOT_LISTED), None) for w in members]
         except Exception as error:
             return [(w, None, error) for w in members]
     results: Results = []
