@@ -255,6 +255,7 @@ class OperationFuture(Future[T], Generic[T]):
             other._add_internal_callback(copy_outcome)
         else:
             other.add_done_callback(copy_outcome)
+
         def pass_cancel_on(me: OperationFuture[T]) -> None:
             if me.cancelled():  # cancelling the chain stops watching what it waits for
                 other.cancel()

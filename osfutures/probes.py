@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from osfutures.watch import Batch, Watch
@@ -48,6 +48,11 @@ def probe(batch: Batch | None, members: Sequence[Watch]) -> Results:
     if batch is not None:
         try:
             found = batch.fetch_many([w.item for w in members])
+            if not isinstance(found, Mapping):
+                raise TypeError(
+                    f"fetch_many of batch {batch.key!r} must return a mapping of item to"
+                    f" object, returned {type(found).__name__}"
+                )
             return [(w, found.get(w.item, NOT_LISTED), None) for w in members]
         except Exception as error:
             return [(w, None, error) for w in members]
