@@ -1,0 +1,230 @@
+"""FakeCloud: a loopback OpenStack that unmodified openstacksdk talks to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .accounting import Accounting
+from .clock import Clock, ManualClock, MonotonicClock
+from .control import PREFIX as CONTROL_PREFIX
+from .control import ControlResponses
+from .faults import FaultConfig, Faults
+from .identity.models import Credentials, IdentityBackend
+from .registry import SERVICES
+from .scenario import Scenario
+from .server import FakeApp, HttpServer
+from .service import CloudContext, ServiceFrontend, ServiceSpec
+
+if TYPE_CHECKING:
+    from openstack.connection import Connection
+
+REGION = "RegionOne"
+
+
+class FakeCloud:
+    """A fake OpenStack cloud on loopback: keystone, nova and glance, over real HTTP.
+
+    Resources move through their states as the scenario clock moves; states are
+    computed when read, so thousands of servers in flight cost no threads.
+
+    :param seed: seeds ids, scenario draws and fault draws: same seed, same calls, same
+        cloud.
+    :param scenario: operation timings and failure model; ``Scenario(seed=seed)`` when
+        omitted (every operation takes 1 s).
+    :param clock: the scenario clock; real time when omitted, or a
+        :class:`ManualClock` that a test advances.
+    :param host: the address to listen on.
+    :param port: the port; 0 picks a free one.
+    :param token_ttl: seconds a keystone token is valid (scenario time).
+    :param users: the accounts; one ``admin``/``password`` user in project ``admin``
+        when omitted. The first is the one :meth:`connect` uses.
+    :param faults: standing fault rates; none when omitted.
+    :param threads: HTTP worker threads.
+    :param services: the services to run; the registry's when omitted.
+    :raises ValueError: if ``users`` is empty.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        scenario: Scenario | None = None,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_ttl: float = 3600.0,
+        users: Sequence[Credentials] | None = None,
+        faults: FaultConfig | None = None,
+        threads: int = 32,
+        services: Sequence[ServiceSpec] = SERVICES,
+    ) -> None:
+        users = tuple(users) if users is not None else (Credentials(),)
+        if not users:
+            raise ValueError("a FakeCloud needs at least one user")
+        self.credentials = users[0]
+        clock = clock or MonotonicClock()
+        self.context = CloudContext(
+            clock=clock,
+            scenario=scenario or Scenario(seed=seed),
+            accounting=Accounting(clock),
+            services=services,
+            seed=seed,
+        )
+        self.identity = IdentityBackend(self.context, users, token_ttl)
+        self.context.backends["identity"] = self.identity
+        self.faults = Faults(seed, faults, expire_tokens=self._expire_all_tokens)
+        frontends: list[tuple[str, ServiceFrontend]] = [
+            (spec.prefix, spec.build(self.context)) for spec in services
+        ]
+        frontends.append((CONTROL_PREFIX, ControlResponses(self)))
+        self._app = FakeApp(self.context, frontends, self.faults, CONTROL_PREFIX)
+        self._http = HttpServer(self._app, host, port, threads)
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> FakeCloud:
+        """Start serving; return self.
+
+        :raises OSError: if the address cannot be bound.
+        :raises RuntimeError: if already started.
+        """
+        if self._started:
+            raise RuntimeError("this FakeCloud is already running")
+        self._http.start()
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._started:
+            self._http.stop()
+            self._started = False
+
+    def __enter__(self) -> FakeCloud:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and clients -------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running cloud."""
+        return f"http://{self._http.host}:{self._http.port}"
+
+    @property
+    def auth_url(self) -> str:
+        """The keystone URL to authenticate against."""
+        return f"{self.base_url}/identity"
+
+    def auth_args(self) -> dict[str, str]:
+        """Return the keyword arguments of ``openstack.connect`` for the first user."""
+        creds = self.credentials
+        return {
+            "auth_url": self.auth_url,
+            "username": creds.username,
+            "password": creds.password,
+            "project_name": creds.project_name,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+            "region_name": REGION,
+        }
+
+    def connect(self, **overrides: Any) -> Connection:
+        """Return an ``openstack.connection.Connection`` to this cloud.
+
+        :param overrides: passed to ``openstack.connect`` over the defaults of
+            :meth:`auth_args`.
+        """
+        import openstack
+
+        connection: Connection = openstack.connect(**{**self.auth_args(), **overrides})
+        return connection
+
+    def write_clouds_yaml(self, path: str | os.PathLike[str], cloud_name: str = "fake") -> Path:
+        """Write a clouds.yaml with one entry for this cloud; return its path.
+
+        Point ``OS_CLIENT_CONFIG_FILE`` at it, then ``openstack.connect(cloud=cloud_name)``.
+        The file holds the password, so it is made readable by its owner only.
+        """
+        args = self.auth_args()
+        region = args.pop("region_name")
+        # JSON strings are valid YAML scalars, so no YAML library is needed.
+        lines = ["clouds:", f"  {json.dumps(cloud_name)}:", "    auth:"]
+        lines += [f"      {key}: {json.dumps(value)}" for key, value in args.items()]
+        lines += [
+            f"    region_name: {json.dumps(region)}",
+            "    identity_api_version: 3",
+            "    interface: public",
+        ]
+        target = Path(path)
+        target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        target.chmod(0o600)
+        return target
+
+    # -- scenario, clock, introspection ----------------------------------------------
+
+    @property
+    def clock(self) -> Clock:
+        """The scenario clock."""
+        return self.context.clock
+
+    @property
+    def scenario(self) -> Scenario:
+        """The timing model; setting it affects operations started afterwards."""
+        return self.context.scenario
+
+    @scenario.setter
+    def scenario(self, value: Scenario) -> None:
+        with self.context.lock:
+            self.context.scenario = value
+
+    def advance(self, seconds: float) -> float:
+        """Advance a manual clock; return the new scenario time.
+
+        :raises TypeError: if the clock is not a :class:`ManualClock`.
+        """
+        if not isinstance(self.context.clock, ManualClock):
+            raise TypeError("advance() needs FakeCloud(clock=ManualClock())")
+        return self.context.clock.advance(seconds)
+
+    def backend(self, name: str) -> Any:
+        """Return a service's backend (``"compute"``, ``"image"``, ``"identity"``).
+
+        :raises KeyError: if no such service runs.
+        """
+        return self.context.backends[name]
+
+    def stats(self) -> dict[str, Any]:
+        """Return request counts and state transitions as plain dicts.
+
+        See :meth:`Accounting.snapshot` for the keys; transitions are complete up to
+        the current scenario time.
+        """
+        with self.context.lock:
+            now = self.context.clock.now()
+            for store in self.context.stores:
+                store.settle_all(now)
+            snapshot = self.context.accounting.snapshot()
+        snapshot["now"] = now
+        return snapshot
+
+    def reset_stats(self, transitions: bool = False) -> None:
+        """Zero the request counters (and the transition history if asked)."""
+        self.context.accounting.reset(transitions)
+
+    def _expire_all_tokens(self) -> None:
+        with self.context.lock:
+            self.identity.expire()

@@ -1,0 +1,638 @@
+"""Nova's answers: microversions, server bodies, list filters and paging, actions."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Response
+
+from ..clock import isotime, parse_isotime
+from ..errors import BadRequest, NotAcceptable, json_response, render_nova
+from ..service import Call, CloudContext, Route, ServiceFrontend
+from . import urls
+from .models import (
+    FILTER_STATUSES,
+    Attachment,
+    ComputeBackend,
+    Flavor,
+    Server,
+    admin_password,
+)
+
+MIN_VERSION = (2, 1)
+MAX_VERSION = (2, 100)
+MAX_LIMIT = 1000  # Nova's osapi_max_limit
+VERSION_HEADER = "OpenStack-API-Version"
+LEGACY_VERSION_HEADER = "X-OpenStack-Nova-API-Version"
+# Nova shows progress only in these statuses.
+PROGRESS_STATUSES = frozenset(
+    {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+)
+_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+_NAME_RE = re.compile(r"^(?! )[\S ]*(?<! )$")
+
+
+def _text(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def invalid(field: str, value: Any, reason: str) -> BadRequest:
+    """Return Nova's JSON-schema validation error."""
+    return BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. {reason}")
+
+
+def invalid_query(field: str, value: Any, reason: str) -> BadRequest:
+    """Return Nova's query-parameter validation error."""
+    return BadRequest(f"Invalid input for query parameters {field}. Value: {value}. {reason}")
+
+
+def _require(container: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in container:
+        raise invalid(where, container, f"'{key}' is a required property")
+    return container[key]
+
+
+def _object(body: Any, key: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or key not in body:
+        raise invalid(key, body, f"'{key}' is a required property")
+    value = body[key]
+    if not isinstance(value, dict):
+        raise invalid(key, value, f"{value!r} is not of type 'object'")
+    return value
+
+
+def _string(container: Mapping[str, Any], key: str, *, max_length: int = 255) -> str:
+    value = container[key]
+    if not isinstance(value, str):
+        raise invalid(key, value, f"{value!r} is not of type 'string'")
+    if not value:
+        raise invalid(key, value, "'' is too short")
+    if len(value) > max_length:
+        raise invalid(key, value, f"{value!r} is too long")
+    return value
+
+
+def _ref(value: Any, field: str) -> str:
+    # flavorRef and imageRef may be ids or URLs; Nova takes the last path segment.
+    if not isinstance(value, (str, int)) or value == "":
+        raise invalid(field, value, f"{value!r} is not of type 'string', 'integer'")
+    return str(value).rstrip("/").rsplit("/", 1)[-1]
+
+
+class ComputeResponses(ServiceFrontend):
+    """The Nova frontend.
+
+    :param context: the cloud; makes the :class:`ComputeBackend` and registers it as
+        ``compute``.
+    """
+
+    render_error = staticmethod(render_nova)
+
+    def __init__(self, context: CloudContext) -> None:
+        super().__init__(context)
+        self.backend = ComputeBackend(context)
+        context.backends["compute"] = self.backend
+
+    def routes(self) -> Sequence[Route]:
+        """Return the routing table."""
+        return urls.routes(self)
+
+    # -- microversions ---------------------------------------------------------------
+
+    def begin(self, call: Call) -> None:
+        """Read the requested microversion.
+
+        :raises BadRequest: on a malformed version.
+        :raises NotAcceptable: on a version outside the supported range.
+        """
+        call.version = MIN_VERSION
+        requested = None
+        for part in call.request.headers.get(VERSION_HEADER, "").split(","):
+            service, _, value = part.strip().partition(" ")
+            if service.lower() == "compute":
+                requested = value.strip()
+        if requested is None:
+            requested = call.request.headers.get(LEGACY_VERSION_HEADER)
+        if not requested:
+            return
+        if requested.lower() == "latest":
+            call.version = MAX_VERSION
+            return
+        match = _VERSION_RE.match(requested)
+        if match is None:
+            raise BadRequest(
+                f"API Version String {requested} is of invalid format. Must be of format "
+                "MajorNum.MinorNum."
+            )
+        call.version = (int(match.group(1)), int(match.group(2)))
+        if not MIN_VERSION <= call.version <= MAX_VERSION:
+            raise NotAcceptable(
+                f"Version {requested} is not supported by the API. Minimum is "
+                f"{_text(MIN_VERSION)} and maximum is {_text(MAX_VERSION)}."
+            )
+
+    def finish(self, call: Call, response: Response) -> Response:
+        """Echo the microversion in effect, as Nova does on every v2.1 answer."""
+        text = _text(call.version if call.version != (0, 0) else MIN_VERSION)
+        response.headers[VERSION_HEADER] = f"compute {text}"
+        response.headers[LEGACY_VERSION_HEADER] = text
+        response.headers["Vary"] = f"{VERSION_HEADER}, {LEGACY_VERSION_HEADER}"
+        return response
+
+    # -- version documents -----------------------------------------------------------
+
+    def _v21(self, call: Call) -> dict[str, Any]:
+        return {
+            "id": "v2.1",
+            "status": "CURRENT",
+            "version": _text(MAX_VERSION),
+            "min_version": _text(MIN_VERSION),
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{call.root}/v2.1/"}],
+        }
+
+    def versions(self, call: Call) -> Response:
+        """GET /: the versions list."""
+        v20 = {
+            "id": "v2.0",
+            "status": "DEPRECATED",
+            "version": "",
+            "min_version": "",
+            "updated": "2025-07-04T12:00:00Z",
+            "links": [{"rel": "self", "href": f"{call.root}/v2/"}],
+        }
+        return json_response({"versions": [v20, self._v21(call)]})
+
+    def version(self, call: Call) -> Response:
+        """GET /v2.1: this version, with its microversion range."""
+        doc = self._v21(call)
+        doc["links"].append(
+            {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}
+        )
+        doc["media-types"] = [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2.1",
+            }
+        ]
+        return json_response({"version": doc})
+
+    # -- servers ---------------------------------------------------------------------
+
+    def list_servers(self, call: Call) -> Response:
+        """GET /servers: ids, names and links."""
+        return self._list(call, self._summary, "servers")
+
+    def list_servers_detail(self, call: Call) -> Response:
+        """GET /servers/detail: full bodies."""
+        return self._list(call, lambda c, s: self._detail(c, s, show=False), "servers/detail")
+
+    def show_server(self, call: Call, server_id: str) -> Response:
+        """GET /servers/{id}."""
+        server = self.backend.server(call.caller, server_id, call.now)
+        return json_response({"server": self._detail(call, server, show=True)})
+
+    def create_server(self, call: Call) -> Response:
+        """POST /servers: 202 with id, links and adminPass."""
+        spec = _object(self._body(call), "server")
+        name = _string(spec, "name") if "name" in spec else _require(spec, "name", "server")
+        if not _NAME_RE.match(name):
+            raise invalid("name", name, f"{name!r} does not match '^(?! )[\\S ]*(?<! )$'")
+        flavor_id = _ref(_require(spec, "flavorRef", "server"), "flavorRef")
+        image_id = _ref(spec.get("imageRef", ""), "imageRef") if "imageRef" in spec else ""
+        if not image_id:
+            raise BadRequest("Can not find requested image")
+        networks = spec.get("networks", "auto")
+        if call.version >= (2, 37):
+            networks = _require(spec, "networks", "server")
+            if not (networks in ("auto", "none") or isinstance(networks, list)):
+                raise invalid(
+                    "networks",
+                    networks,
+                    f"{networks!r} is not valid under any of the given schemas",
+                )
+        metadata = spec.get("metadata") or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise invalid("metadata", metadata, f"{metadata!r} is not of type 'object'")
+        server = self.backend.create_server(
+            call.caller,
+            call.now,
+            name=name,
+            flavor_id=flavor_id,
+            image_id=image_id,
+            networks=networks,
+            metadata=metadata,
+            request={
+                k: spec[k] for k in ("key_name", "description", "user_data", "tags") if k in spec
+            },
+        )
+        password = spec.get("adminPass") or admin_password()
+        body = {
+            "server": {
+                "id": server.id,
+                "links": self._links(call, "servers", server.id),
+                "OS-DCF:diskConfig": "MANUAL",
+                "security_groups": [{"name": "default"}],
+                "adminPass": password,
+            }
+        }
+        response = json_response(body, 202)
+        response.headers["Location"] = f"{call.root}/v2.1/servers/{server.id}"
+        return response
+
+    def delete_server(self, call: Call, server_id: str) -> Response:
+        """DELETE /servers/{id}: 204; the server is deleting, then gone."""
+        self.backend.delete_server(call.caller, server_id, call.now)
+        return Response(status=204, content_type="application/json")
+
+    def server_action(self, call: Call, server_id: str) -> Response:
+        """POST /servers/{id}/action: one action per body, as Nova's action routing."""
+        body = self._body(call)
+        if not isinstance(body, dict) or len(body) != 1:
+            raise BadRequest("Malformed request body")
+        ((action, params),) = body.items()
+        handler = self._actions().get(action)
+        if handler is None:
+            raise BadRequest(f"There is no such action: {action}")
+        return handler(call, server_id, params if isinstance(params, dict) else {})
+
+    def _actions(self) -> dict[str, Callable[[Call, str, dict[str, Any]], Response]]:
+        return {
+            "reboot": self._reboot,
+            "resize": self._resize,
+            "confirmResize": self._simple("confirm_resize", 204),
+            "revertResize": self._simple("revert_resize"),
+            "createImage": self._create_image,
+            "rebuild": self._rebuild,
+            "os-start": self._simple("start"),
+            "os-stop": self._simple("stop"),
+            "migrate": self._simple("migrate"),
+            "os-migrateLive": self._live_migrate,
+        }
+
+    def _simple(
+        self, key: str, status: int = 202
+    ) -> Callable[[Call, str, dict[str, Any]], Response]:
+        def act(call: Call, server_id: str, params: dict[str, Any]) -> Response:
+            self.backend.act(call.caller, server_id, key, call.now)
+            return Response(status=status, content_type="application/json")
+
+        return act
+
+    def _reboot(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
+        kind = _require(params, "type", "reboot")
+        if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+            raise invalid(
+                "type",
+                kind,
+                f"{kind!r} is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
+            )
+        key = "hard_reboot" if kind.upper() == "HARD" else "reboot"
+        self.backend.act(call.caller, server_id, key, call.now)
+        return Response(status=202, content_type="application/json")
+
+    def _resize(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
+        flavor_id = _ref(_require(params, "flavorRef", "resize"), "flavorRef")
+        self.backend.act(call.caller, server_id, "resize", call.now, flavor_id=flavor_id)
+        return Response(status=202, content_type="application/json")
+
+    def _live_migrate(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
+        self.backend.act(call.caller, server_id, "live_migrate", call.now, host=params.get("host"))
+        return Response(status=202, content_type="application/json")
+
+    def _create_image(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
+        name = (
+            _string(params, "name") if "name" in params else _require(params, "name", "createImage")
+        )
+        image_id = self.backend.act(
+            call.caller,
+            server_id,
+            "snapshot",
+            call.now,
+            name=name,
+            metadata=params.get("metadata") or {},
+        )
+        if call.version >= (2, 45):
+            return json_response({"image_id": image_id}, 202)
+        response = Response(status=202, content_type="text/html; charset=UTF-8")
+        response.headers["Location"] = f"{call.base_url}/image/v2/images/{image_id}"
+        return response
+
+    def _rebuild(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
+        image_id = _ref(_require(params, "imageRef", "rebuild"), "imageRef")
+        name = _string(params, "name") if "name" in params else None
+        self.backend.act(call.caller, server_id, "rebuild", call.now, image_id=image_id, name=name)
+        server = self.backend.server(call.caller, server_id, call.now)
+        body = self._detail(call, server, show=True)
+        body["adminPass"] = params.get("adminPass") or admin_password()
+        return json_response({"server": body}, 202)
+
+    # -- volume attachments ----------------------------------------------------------
+
+    def list_attachments(self, call: Call, server_id: str) -> Response:
+        """GET /servers/{id}/os-volume_attachments."""
+        server = self.backend.server(call.caller, server_id, call.now)
+        views = [self._attachment(call, a) for a in server.attachments.values()]
+        return json_response({"volumeAttachments": views})
+
+    def attach_volume(self, call: Call, server_id: str) -> Response:
+        """POST /servers/{id}/os-volume_attachments: 200 with the attachment."""
+        spec = _object(self._body(call), "volumeAttachment")
+        volume_id = _require(spec, "volumeId", "volumeAttachment")
+        try:
+            uuid.UUID(str(volume_id))
+        except ValueError:
+            raise invalid("volumeId", volume_id, f"{volume_id!r} is not a 'uuid'") from None
+        attachment = self.backend.attach_volume(
+            call.caller, server_id, str(volume_id), spec.get("device"), call.now
+        )
+        return json_response({"volumeAttachment": self._attachment(call, attachment)})
+
+    def show_attachment(self, call: Call, server_id: str, volume_id: str) -> Response:
+        """GET /servers/{id}/os-volume_attachments/{volume_id}."""
+        attachment = self.backend.attachment(call.caller, server_id, volume_id, call.now)
+        return json_response({"volumeAttachment": self._attachment(call, attachment)})
+
+    def detach_volume(self, call: Call, server_id: str, volume_id: str) -> Response:
+        """DELETE /servers/{id}/os-volume_attachments/{volume_id}: 202."""
+        self.backend.detach_volume(call.caller, server_id, volume_id, call.now)
+        return Response(status=202, content_type="application/json")
+
+    def _attachment(self, call: Call, attachment: Attachment) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "device": attachment.device,
+            "serverId": attachment.server_id,
+            "volumeId": attachment.volume_id,
+        }
+        if call.version < (2, 89):
+            view["id"] = attachment.volume_id
+        if call.version >= (2, 70):
+            view["tag"] = None
+        if call.version >= (2, 79):
+            view["delete_on_termination"] = attachment.delete_on_termination
+        if call.version >= (2, 89):
+            view["attachment_id"] = attachment.id
+            view["bdm_uuid"] = attachment.id
+        return view
+
+    # -- flavors ---------------------------------------------------------------------
+
+    def list_flavors(self, call: Call) -> Response:
+        """GET /flavors."""
+        views = []
+        for flavor in self.backend.flavors.values():
+            view: dict[str, Any] = {
+                "id": flavor.id,
+                "name": flavor.name,
+                "links": self._links(call, "flavors", flavor.id),
+            }
+            if call.version >= (2, 55):
+                view["description"] = None
+            views.append(view)
+        return json_response({"flavors": views})
+
+    def list_flavors_detail(self, call: Call) -> Response:
+        """GET /flavors/detail."""
+        flavors = self.backend.flavors.values()
+        return json_response({"flavors": [self._flavor(call, f) for f in flavors]})
+
+    def show_flavor(self, call: Call, flavor_id: str) -> Response:
+        """GET /flavors/{id}."""
+        flavor = self.backend.flavor(flavor_id)
+        return json_response({"flavor": self._flavor(call, flavor)})
+
+    def _flavor(self, call: Call, flavor: Flavor) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "id": flavor.id,
+            "name": flavor.name,
+            "ram": flavor.ram,
+            "disk": flavor.disk,
+            # Before 2.75 Nova showed a zero swap as "".
+            "swap": flavor.swap if flavor.swap or call.version >= (2, 75) else "",
+            "OS-FLV-EXT-DATA:ephemeral": flavor.ephemeral,
+            "OS-FLV-DISABLED:disabled": False,
+            "vcpus": flavor.vcpus,
+            "os-flavor-access:is_public": True,
+            "rxtx_factor": 1.0,
+            "links": self._links(call, "flavors", flavor.id),
+        }
+        if call.version >= (2, 55):
+            view["description"] = None
+        if call.version >= (2, 61):
+            view["extra_specs"] = dict(flavor.extra_specs)
+        return view
+
+    # -- views -----------------------------------------------------------------------
+
+    def _body(self, call: Call) -> Any:
+        try:
+            return call.json()
+        except ValueError:
+            raise BadRequest("Malformed request body") from None
+
+    def _list(
+        self, call: Call, view: Callable[[Call, Server], dict[str, Any]], path: str
+    ) -> Response:
+        args = call.request.args
+        since = self._time_arg(args.get("changes-since"), "changes-since")
+        before = None
+        if call.version >= (2, 66):
+            before = self._time_arg(args.get("changes-before"), "changes-before")
+        if since is not None and before is not None and since > before:
+            raise BadRequest(
+                "The value of changes-since must be less than or equal to changes-before."
+            )
+        status = args.get("status")
+        if status is not None and status.upper() not in FILTER_STATUSES:
+            raise BadRequest("Invalid status value")
+        name = args.get("name")
+        if name is not None:
+            try:
+                re.compile(name)
+            except re.error:
+                raise invalid_query("name", name, "invalid regular expression") from None
+        limit = self._limit(args.get("limit"))
+        servers = self.backend.list_servers(
+            call.caller,
+            call.now,
+            since=since,
+            before=before,
+            status=status.upper() if status else None,
+            name=name,
+        )
+        marker = args.get("marker")
+        if marker is not None:
+            found = self.backend.servers.get(marker, call.now, include_deleted=True)
+            if found is None:
+                raise BadRequest(f"marker [{marker}] not found")
+            key = (found.created_at, found.id)
+            servers = [s for s in servers if (s.created_at, s.id) < key]
+        page = servers[:limit]
+        body: dict[str, Any] = {"servers": [view(call, s) for s in page]}
+        if page and len(page) == limit:
+            params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
+            params.append(("marker", page[-1].id))
+            href = f"{call.root}/v2.1/{path}?{urlencode(params)}"
+            body["servers_links"] = [{"rel": "next", "href": href}]
+        return json_response(body)
+
+    def _time_arg(self, value: str | None, field: str) -> float | None:
+        if value is None:
+            return None
+        try:
+            return self.context.clock.scenario_time(parse_isotime(value))
+        except ValueError:
+            raise invalid_query(field, value, f"{value!r} is not a 'date-time'") from None
+
+    @staticmethod
+    def _limit(value: str | None) -> int:
+        if value is None:
+            return MAX_LIMIT
+        if not value.isdigit():
+            raise invalid_query("limit", value, f"{value!r} does not match '^[0-9]*$'")
+        return min(int(value), MAX_LIMIT)
+
+    def _links(self, call: Call, collection: str, item_id: str) -> list[dict[str, str]]:
+        return [
+            {"rel": "self", "href": f"{call.root}/v2.1/{collection}/{item_id}"},
+            {"rel": "bookmark", "href": f"{call.root}/{collection}/{item_id}"},
+        ]
+
+    def _summary(self, call: Call, server: Server) -> dict[str, Any]:
+        return {
+            "id": server.id,
+            "name": server.name,
+            "links": self._links(call, "servers", server.id),
+        }
+
+    def _time(self, at: float | None, subsecond: bool = False) -> str | None:
+        if at is None:
+            return None
+        when = self.context.clock.wall(at)
+        return _naive(when) if subsecond else isotime(when)
+
+    def _detail(self, call: Call, server: Server, show: bool) -> dict[str, Any]:
+        """The server body of show and list-detail, as Nova shapes it per microversion."""
+        f = server.fields
+        version = call.version
+        admin = call.caller.is_admin
+        flavor = self.backend.flavors[f["flavor_id"]]
+        body: dict[str, Any] = {
+            "accessIPv4": "",
+            "accessIPv6": "",
+            "addresses": f["addresses"],
+            "created": self._time(server.created_at),
+            "flavor": self._server_flavor(call, flavor),
+            "hostId": server.host_id(),
+            "id": server.id,
+            "image": self._server_image(call, server),
+            "links": self._links(call, "servers", server.id),
+            "metadata": f["metadata"],
+            "name": server.name,
+            "status": f["status"],
+            "tenant_id": server.project_id,
+            "user_id": server.user_id,
+            "updated": self._time(server.updated_at),
+            "OS-DCF:diskConfig": "MANUAL",
+        }
+        fault = f["fault"]
+        if fault and f["vm_state"] in ("error", "deleted"):
+            body["fault"] = {
+                "code": fault["code"],
+                "created": self._time(fault["created"]),
+                "message": fault["message"],
+            }
+        if f["status"] in PROGRESS_STATUSES:
+            body["progress"] = f["progress"]
+        if f["addresses"]:
+            body["security_groups"] = [{"name": "default"}]
+        body["OS-EXT-AZ:availability_zone"] = "nova" if f["host"] else ""
+        body["config_drive"] = ""
+        body["key_name"] = server.request.get("key_name")
+        body["OS-SRV-USG:launched_at"] = self._time(f["launched_at"], subsecond=True)
+        body["OS-SRV-USG:terminated_at"] = self._time(f["terminated_at"], subsecond=True)
+        if admin:
+            body.update(self._admin_attributes(call, server))
+        body["OS-EXT-STS:task_state"] = f["task_state"]
+        body["OS-EXT-STS:vm_state"] = f["vm_state"]
+        body["OS-EXT-STS:power_state"] = f["power_state"]
+        body["os-extended-volumes:volumes_attached"] = [
+            {"id": a.volume_id, **({"delete_on_termination": False} if version >= (2, 3) else {})}
+            for a in server.attachments.values()
+        ]
+        if version >= (2, 9):
+            body["locked"] = False
+        if version >= (2, 16) and admin:
+            body["host_status"] = "UP" if f["host"] and not server.deleted else ""
+        if version >= (2, 19):
+            body["description"] = server.request.get("description")
+        if version >= (2, 26):
+            body["tags"] = list(server.request.get("tags") or [])
+        if version >= (2, 63):
+            body["trusted_image_certificates"] = None
+        if version >= (2, 71) and show:
+            body["server_groups"] = []
+        if version >= (2, 73):
+            body["locked_reason"] = None
+        if version >= (2, 96):
+            body["pinned_availability_zone"] = None
+        if version >= (2, 100):
+            body["scheduler_hints"] = {}
+        return body
+
+    def _admin_attributes(self, call: Call, server: Server) -> dict[str, Any]:
+        f = server.fields
+        spawned = f["host"] is not None
+        attributes: dict[str, Any] = {
+            "OS-EXT-SRV-ATTR:host": f["host"],
+            "OS-EXT-SRV-ATTR:instance_name": f"instance-{server.index:08x}",
+            "OS-EXT-SRV-ATTR:hypervisor_hostname": f["host"],
+        }
+        if call.version >= (2, 3):
+            attributes.update(
+                {
+                    "OS-EXT-SRV-ATTR:hostname": re.sub(r"[^a-z0-9-]", "-", server.name.lower()),
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:launch_index": 0,
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
+                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if spawned else None,
+                    "OS-EXT-SRV-ATTR:user_data": server.request.get("user_data"),
+                }
+            )
+        return attributes
+
+    def _server_flavor(self, call: Call, flavor: Flavor) -> dict[str, Any]:
+        if call.version >= (2, 47):
+            return {
+                "vcpus": flavor.vcpus,
+                "ram": flavor.ram,
+                "disk": flavor.disk,
+                "ephemeral": flavor.ephemeral,
+                "swap": flavor.swap,
+                "original_name": flavor.name,
+                "extra_specs": dict(flavor.extra_specs),
+            }
+        return {
+            "id": flavor.id,
+            "links": [{"rel": "bookmark", "href": f"{call.root}/flavors/{flavor.id}"}],
+        }
+
+    def _server_image(self, call: Call, server: Server) -> dict[str, Any]:
+        image: dict[str, Any] = {
+            "id": server.image_id,
+            "links": [{"rel": "bookmark", "href": f"{call.root}/images/{server.image_id}"}],
+        }
+        if call.version >= (2, 98):
+            image["properties"] = {"architecture": "x86_64"}
+        return image
+
+
+def _naive(when: datetime) -> str:
+    # launched_at and terminated_at come out of Nova without a zone and with microseconds.
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds")

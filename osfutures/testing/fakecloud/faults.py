@@ -1,0 +1,222 @@
+"""HTTP fault injection: latency, 500/503 rates, 429 bursts, dropped connections, expiry.
+
+Faults hit requests before they reach a service, and are answered in that service's
+error style. Rates draw from a generator seeded by the cloud's seed, so the same seed and
+the same request sequence give the same faults. One-shot faults (:meth:`Faults.inject`)
+are for tests that need a fault on exactly the next matching request.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from .scenario import Duration
+
+
+class FaultKind(str, enum.Enum):
+    """What a fault does to a request."""
+
+    #: 500 in the service's error style.
+    ERROR = "error"
+    #: 503 with Retry-After.
+    UNAVAILABLE = "unavailable"
+    #: 429 with Retry-After (and Nova's ``retryAfter`` in the body).
+    THROTTLE = "throttle"
+    #: 413 with Retry-After, as older Nova rate limiting answered.
+    OVERLIMIT = "overlimit"
+    #: The socket is closed without any response.
+    DROP = "drop"
+    #: The request's token expires just before it is checked: 401, then re-auth.
+    EXPIRE_TOKEN = "expire_token"
+
+
+#: The status each answering fault sends.
+FAULT_STATUS = {
+    FaultKind.ERROR: 500,
+    FaultKind.UNAVAILABLE: 503,
+    FaultKind.THROTTLE: 429,
+    FaultKind.OVERLIMIT: 413,
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault to apply to one request."""
+
+    kind: FaultKind
+    retry_after: float = 1.0
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """Standing fault rates.
+
+    :param latency: seconds added to every matching request: fixed or ``(low, high)``.
+    :param error_rate: chance of a 500.
+    :param unavailable_rate: chance of a 503.
+    :param drop_rate: chance the connection is closed without a response.
+    :param throttle_rate: chance a request starts a burst of 429s.
+    :param throttle_burst: how many requests a 429 burst covers.
+    :param retry_after: the ``Retry-After`` seconds of 429, 413 and 503 answers.
+    :param route: a regular expression the ``"METHOD /template"`` key must match
+        (``search``); every route when None.
+    """
+
+    latency: Duration = 0.0
+    error_rate: float = 0.0
+    unavailable_rate: float = 0.0
+    drop_rate: float = 0.0
+    throttle_rate: float = 0.0
+    throttle_burst: int = 3
+    retry_after: float = 1.0
+    route: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
+        """Build from JSON (a latency range comes as a two-element list).
+
+        :raises TypeError: on an unknown field.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise TypeError(f"unknown fault settings: {sorted(unknown)}")
+        latency = data.get("latency")
+        if isinstance(latency, list):
+            data = {**data, "latency": (float(latency[0]), float(latency[1]))}
+        return cls(**data)
+
+
+@dataclass
+class _Pending:
+    fault: Fault
+    remaining: int
+    route: re.Pattern[str] | None
+
+
+class Faults:
+    """The fault settings of one cloud; thread safe.
+
+    :param seed: the seed of the fault draws.
+    :param config: the initial standing rates.
+    :param expire_tokens: expires every token (the identity backend's ``expire``).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        config: FaultConfig | None = None,
+        expire_tokens: Callable[[], None] | None = None,
+    ) -> None:
+        self._rng = random.Random(f"{seed}/faults")
+        self._config = config or FaultConfig()
+        self._route = self._compile(self._config.route)
+        self._expire_tokens = expire_tokens
+        self._pending: deque[_Pending] = deque()
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> FaultConfig:
+        """The standing rates in effect."""
+        return self._config
+
+    def set(self, **changes: Any) -> FaultConfig:
+        """Change standing rates, e.g. ``faults.set(unavailable_rate=0.1)``; return them.
+
+        :raises TypeError: on an unknown setting.
+        """
+        with self._lock:
+            self._config = replace(self._config, **changes)
+            self._route = self._compile(self._config.route)
+            return self._config
+
+    def inject(
+        self,
+        kind: FaultKind | str,
+        count: int = 1,
+        *,
+        route: str | None = None,
+        retry_after: float = 1.0,
+    ) -> None:
+        """Apply a fault to the next ``count`` requests whose route key matches ``route``.
+
+        :param kind: a :class:`FaultKind` or its value.
+        :param route: a regular expression searched in ``"METHOD /template"``.
+        :raises ValueError: on an unknown kind.
+        """
+        fault = Fault(FaultKind(kind), retry_after)
+        with self._lock:
+            self._pending.append(_Pending(fault, count, self._compile(route)))
+
+    def expire_tokens(self) -> None:
+        """Expire every issued token now: each client's next request gets a 401."""
+        if self._expire_tokens is not None:
+            self._expire_tokens()
+
+    def clear(self) -> None:
+        """Remove pending one-shot faults and zero every rate."""
+        with self._lock:
+            self._pending.clear()
+            self._config = FaultConfig()
+            self._route = None
+
+    def decide(self, route_key: str) -> tuple[float, Fault | None]:
+        """Return the latency and the fault (if any) for one request.
+
+        One-shot faults come first, in the order injected; then the standing rates.
+        """
+        with self._lock:
+            for pending in self._pending:
+                if pending.route is None or pending.route.search(route_key):
+                    pending.remaining -= 1
+                    if pending.remaining <= 0:
+                        self._pending.remove(pending)
+                    return 0.0, pending.fault
+            config = self._config
+            if self._route is not None and not self._route.search(route_key):
+                return 0.0, None
+            latency = config.latency
+            delay = self._rng.uniform(*latency) if isinstance(latency, tuple) else latency
+            draw = self._rng.random()
+            for kind, rate in (
+                (FaultKind.ERROR, config.error_rate),
+                (FaultKind.UNAVAILABLE, config.unavailable_rate),
+                (FaultKind.DROP, config.drop_rate),
+                (FaultKind.THROTTLE, config.throttle_rate),
+            ):
+                if draw < rate:
+                    fault = Fault(kind, config.retry_after)
+                    if kind is FaultKind.THROTTLE and config.throttle_burst > 1:
+                        # The rest of the burst hits the next requests on these routes.
+                        self._pending.append(
+                            _Pending(fault, config.throttle_burst - 1, self._route)
+                        )
+                    return delay, fault
+                draw -= rate
+            return delay, None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the settings and pending one-shot faults as plain dicts."""
+        with self._lock:
+            return {
+                "config": asdict(self._config),
+                "pending": [
+                    {
+                        "kind": p.fault.kind.value,
+                        "remaining": p.remaining,
+                        "route": p.route.pattern if p.route else None,
+                    }
+                    for p in self._pending
+                ],
+            }
+
+    @staticmethod
+    def _compile(route: str | None) -> re.Pattern[str] | None:
+        return re.compile(route) if route else None

@@ -1,0 +1,150 @@
+"""The timing and failure model: how long each operation takes and how it ends.
+
+A :class:`Scenario` is a declaration. Services ask it for a :class:`Plan` when an
+operation starts and turn that plan into timestamped steps up front, so nothing runs in
+the background. Every random draw comes from a generator seeded by the scenario seed and
+the resource's own identity, so the same seed and the same calls give the same cloud.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+Duration = float | tuple[float, float]
+
+
+class Outcome(enum.Enum):
+    """How an operation ends."""
+
+    OK = "ok"
+    ERROR = "error"
+    #: Never ends: the resource stays in its last transitional state forever.
+    STUCK = "stuck"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The behaviour of one kind of operation.
+
+    :param duration: seconds the operation takes: a fixed value, or ``(low, high)`` for a
+        uniform draw.
+    :param error_rate: the chance (0-1) that it ends in ERROR.
+    :param stuck_rate: the chance (0-1) that it never ends.
+    :param fault_message: the message of the fault an ERROR ending records; the service's
+        usual message when omitted.
+    """
+
+    duration: Duration = 1.0
+    error_rate: float = 0.0
+    stuck_rate: float = 0.0
+    fault_message: str | None = None
+
+
+#: Operations a name rule leaves alone unless it names them, so forced failures can
+#: always be cleaned up.
+UNFORCED_BY_DEFAULT = frozenset({"delete"})
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """Force an outcome on resources whose name contains ``marker``.
+
+    :param marker: the substring to look for in the resource name.
+    :param outcome: the outcome to force.
+    :param operations: the operations it applies to; empty means every operation except
+        deletion.
+    """
+
+    marker: str
+    outcome: Outcome
+    operations: frozenset[str] = frozenset()
+
+    def applies(self, operation: str, name: str) -> bool:
+        """Return whether this rule decides ``operation`` on a resource named ``name``."""
+        if self.marker not in name:
+            return False
+        if self.operations:
+            return operation in self.operations
+        return operation not in UNFORCED_BY_DEFAULT
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one operation will do: decided when it starts."""
+
+    duration: float
+    outcome: Outcome
+    fault_message: str | None
+
+
+DEFAULT_RULES = (
+    NameRule("fail", Outcome.ERROR),
+    NameRule("stuck", Outcome.STUCK),
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Per resource type and operation timings, failure chances and name-based forcing.
+
+    Timings are looked up as ``"kind.operation"`` (``"server.build"``), then ``"kind"``
+    (``"server"``), then ``default``.
+
+    :param seed: the seed of every random draw.
+    :param default: the timing of operations ``timings`` does not name.
+    :param timings: timings by ``"kind.operation"`` or ``"kind"``.
+    :param rules: name rules, first match wins; by default a name containing ``fail``
+        ends in ERROR and one containing ``stuck`` never ends.
+    :param progress_steps: how many times ``progress`` moves during an operation that
+        reports it (each move also moves ``updated``, as Nova's progress updates do).
+    """
+
+    seed: int = 0
+    default: Timing = field(default_factory=Timing)
+    timings: Mapping[str, Timing] = field(default_factory=dict)
+    rules: tuple[NameRule, ...] = DEFAULT_RULES
+    progress_steps: int = 4
+
+    @classmethod
+    def fast(cls, seed: int = 0, duration: Duration = 0.1, **kwargs: Any) -> Scenario:
+        """Return a scenario where every operation takes ``duration``: handy in tests.
+
+        :param seed: as for :class:`Scenario`.
+        :param duration: as for :class:`Timing`.
+        :param kwargs: other :class:`Scenario` fields.
+        """
+        return replace(cls(seed=seed, default=Timing(duration=duration)), **kwargs)
+
+    def timing(self, kind: str, operation: str) -> Timing:
+        """Return the timing of ``operation`` on resources of ``kind``."""
+        found = self.timings.get(f"{kind}.{operation}") or self.timings.get(kind)
+        return found or self.default
+
+    def plan(self, kind: str, operation: str, name: str, key: str) -> Plan:
+        """Decide how an operation goes.
+
+        :param kind: the resource type, e.g. ``"server"``.
+        :param operation: the operation, e.g. ``"build"``.
+        :param name: the resource name, matched against the name rules.
+        :param key: what makes this operation unique (resource id and a counter): the
+            seed of its random draws, so plans do not depend on other resources.
+        """
+        timing = self.timing(kind, operation)
+        rng = random.Random(f"{self.seed}/{kind}/{operation}/{key}")
+        duration = timing.duration
+        seconds = rng.uniform(*duration) if isinstance(duration, tuple) else duration
+        draw = rng.random()
+        outcome = Outcome.OK
+        if draw < timing.error_rate:
+            outcome = Outcome.ERROR
+        elif draw < timing.error_rate + timing.stuck_rate:
+            outcome = Outcome.STUCK
+        for rule in self.rules:
+            if rule.applies(operation, name):
+                outcome = rule.outcome
+                break
+        return Plan(duration=max(0.0, seconds), outcome=outcome, fault_message=timing.fault_message)

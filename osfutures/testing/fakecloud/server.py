@@ -1,0 +1,265 @@
+"""The HTTP side: cheroot serves, werkzeug routes, one WSGI app dispatches to services.
+
+Every request goes: route match, fault decision, token check, the service's handler
+under the cloud lock, then accounting. A dropped-connection fault closes the real socket
+without a response; the app reaches the socket through :class:`_Gateway`, which puts a
+``drop`` callable in the WSGI environ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import cheroot.wsgi
+from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import NotFound as RouteNotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from .accounting import Accounting
+from .errors import (
+    BY_STATUS,
+    ApiError,
+    InternalError,
+    NotFound,
+    Unauthorized,
+    render_keystone,
+)
+from .faults import FAULT_STATUS, FaultKind, Faults
+from .service import (
+    Call,
+    CloudContext,
+    Principal,
+    Route,
+    ServiceFrontend,
+    TokenValidator,
+    wants_json,
+)
+
+LOG = logging.getLogger(__name__)
+
+DROP_KEY = "fakecloud.drop"
+StartResponse = Callable[..., Any]
+
+
+class _Gateway(cheroot.wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, plus a way for the app to drop the connection."""
+
+    def respond(self) -> None:
+        self.env[DROP_KEY] = self._drop
+        super().respond()
+
+    def _drop(self) -> None:
+        # Mark the response as sent so cheroot writes nothing, then close the socket:
+        # the client sees the connection end with no status line at all.
+        self.req.sent_headers = True
+        self.req.close_connection = True
+        with contextlib.suppress(OSError):
+            self.req.conn.socket.shutdown(socket.SHUT_RDWR)
+
+
+def route_template(rule: str) -> str:
+    """``/v2.1/servers/<server_id>`` -> ``/v2.1/servers/{server_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+class FakeApp:
+    """The WSGI application of one cloud.
+
+    :param context: the cloud's shared state.
+    :param frontends: each service's URL prefix and frontend, plus the control routes.
+    :param faults: the fault settings consulted for every service request.
+    """
+
+    def __init__(
+        self,
+        context: CloudContext,
+        frontends: Sequence[tuple[str, ServiceFrontend]],
+        faults: Faults,
+        control_prefix: str = "/_fake",
+    ) -> None:
+        self.context = context
+        self.faults = faults
+        self._control_prefix = control_prefix
+        self._targets: list[tuple[str, ServiceFrontend, Route, str]] = []
+        self._prefixes: list[tuple[str, ServiceFrontend]] = []
+        rules = []
+        for prefix, frontend in frontends:
+            self._prefixes.append((prefix, frontend))
+            for route in frontend.routes():
+                path = prefix + route.rule
+                key = len(self._targets)
+                template = route_template(path.rstrip("/") or "/")
+                self._targets.append((prefix, frontend, route, template))
+                rules.append(Rule(path, endpoint=key, methods=list(route.methods)))
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    @property
+    def accounting(self) -> Accounting:
+        """The cloud's counters."""
+        return self.context.accounting
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        response, route_key = self._respond(request, environ)
+        if response is None:
+            self.accounting.record_request(route_key, 0, 0)
+            return []
+        response.headers["x-openstack-request-id"] = f"req-{uuid.uuid4()}"
+        if route_key:
+            size = response.content_length or 0
+            self.accounting.record_request(route_key, response.status_code, size)
+        result: Iterable[bytes] = response(environ, start_response)
+        return result
+
+    def _respond(self, request: Request, environ: dict[str, Any]) -> tuple[Response | None, str]:
+        adapter = self._map.bind_to_environ(environ)
+        try:
+            endpoint, args = adapter.match()
+        except RouteNotFound:
+            return self._unrouted(request, NotFound("The resource could not be found.")), ""
+        except MethodNotAllowed:
+            return Response("Method Not Allowed", status=405), ""
+        prefix, frontend, route, template = self._targets[endpoint]
+        if prefix == self._control_prefix:
+            return self._call(request, prefix, frontend, route, dict(args), None), ""
+        route_key = f"{request.method} {template}"
+        delay, fault = self.faults.decide(route_key)
+        if delay:
+            time.sleep(delay)
+        token = request.headers.get("X-Auth-Token")
+        if fault is not None:
+            if fault.kind is FaultKind.DROP:
+                drop: Callable[[], None] | None = environ.get(DROP_KEY)
+                if drop is not None:
+                    drop()
+                    return None, route_key
+                fault = None
+            elif fault.kind is FaultKind.EXPIRE_TOKEN:
+                if token:
+                    self._validator().expire(token)
+            else:
+                status = FAULT_STATUS[fault.kind]
+                error = BY_STATUS[status](_FAULT_MESSAGES[status], retry_after=fault.retry_after)
+                return frontend.render_error(error, wants_json(request)), route_key
+        principal = None
+        if not route.public:
+            principal = self._authenticate(token)
+            if principal is None:
+                return self._unauthorized(request), route_key
+        return self._call(request, prefix, frontend, route, dict(args), principal), route_key
+
+    def _call(
+        self,
+        request: Request,
+        prefix: str,
+        frontend: ServiceFrontend,
+        route: Route,
+        args: dict[str, Any],
+        principal: Principal | None,
+    ) -> Response:
+        base_url = request.host_url.rstrip("/")
+        try:
+            with self.context.lock:
+                call = Call(request, principal, self.context.clock.now(), base_url, prefix)
+                return frontend.respond(route, call, args)
+        except Exception:
+            # Never include the request: its headers carry tokens, its body passwords.
+            LOG.exception("FakeCloud handler failed on %s %s", request.method, request.path)
+            error = InternalError("Unexpected API Error. Please report this at FakeCloud.")
+            return frontend.render_error(error, wants_json(request))
+
+    def _validator(self) -> TokenValidator:
+        validator = self.context.backends.get("identity")
+        if not isinstance(validator, TokenValidator):
+            raise RuntimeError("FakeCloud needs the identity service to check tokens")
+        return validator
+
+    def _authenticate(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        with self.context.lock:
+            return self._validator().validate(token, self.context.clock.now())
+
+    def _unauthorized(self, request: Request) -> Response:
+        # keystonemiddleware answers for every service, in keystone's style.
+        error = Unauthorized("The request you have made requires authentication.")
+        response = render_keystone(error)
+        response.headers["WWW-Authenticate"] = f'Keystone uri="{request.host_url}identity"'
+        return response
+
+    def _unrouted(self, request: Request, error: ApiError) -> Response:
+        for prefix, frontend in self._prefixes:
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return frontend.render_error(error, wants_json(request))
+        return Response("Not Found", status=404, content_type="text/plain")
+
+
+_FAULT_MESSAGES = {
+    500: "The server has either erred or is incapable of performing the requested operation.",
+    503: "The server is currently unavailable. Please try again at a later time.",
+    429: "This request was rate-limited.",
+    413: "This request was rate-limited.",
+}
+
+
+class HttpServer:
+    """cheroot serving a WSGI app on a background thread.
+
+    :param app: the WSGI application.
+    :param host: the address to bind.
+    :param port: the port; 0 picks a free one.
+    :param threads: worker threads. Requests are short and keep-alive connections wait
+        in cheroot's selector, not on a thread, so a few dozen carry hundreds of
+        requests per second.
+    """
+
+    def __init__(
+        self, app: FakeApp, host: str = "127.0.0.1", port: int = 0, threads: int = 32
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.threads = threads
+        self._server: cheroot.wsgi.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Bind and start serving.
+
+        :raises OSError: if the address cannot be bound.
+        """
+        server = cheroot.wsgi.Server(
+            (self.host, self.port),
+            self.app,
+            numthreads=self.threads,
+            request_queue_size=256,
+            timeout=60,
+            shutdown_timeout=2,
+        )
+        server.gateway = _Gateway
+        # cheroot's select loop checks for stop this often; its 0.5 s default makes every
+        # test's teardown half a second long.
+        server.expiration_interval = 0.1
+        server.prepare()
+        self.port = int(server.bind_addr[1])
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, name="fakecloud-http", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the serving thread."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -1,0 +1,220 @@
+"""What every service folder provides, and what the shared parts give it.
+
+A service is a :class:`ServiceSpec` (catalog entry and URL prefix) whose ``build``
+function receives the :class:`CloudContext` and returns a :class:`ServiceFrontend`: its
+routes, its error style and any per-request framing (Nova's microversion headers).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from werkzeug.wrappers import Request, Response
+
+from .accounting import Accounting
+from .clock import Clock
+from .errors import ApiError, ErrorRenderer, render_keystone
+from .lifecycle import ResourceStore
+from .scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid token speaks for."""
+
+    user_id: str
+    user_name: str
+    project_id: str
+    project_name: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the token carries the admin role."""
+        return "admin" in self.roles
+
+
+@dataclass
+class Call:
+    """One request as a handler sees it.
+
+    :param request: the werkzeug request.
+    :param principal: the token's owner; None on public routes.
+    :param now: the scenario time the request is served at.
+    :param base_url: scheme, host and port the client used, without a trailing slash.
+    :param prefix: the service's URL prefix (``/compute``).
+    :param version: the API microversion in effect, for services that have them.
+    """
+
+    request: Request
+    principal: Principal | None
+    now: float
+    base_url: str
+    prefix: str
+    version: tuple[int, int] = (0, 0)
+
+    @property
+    def root(self) -> str:
+        """The service's root URL: base URL and prefix."""
+        return self.base_url + self.prefix
+
+    @property
+    def caller(self) -> Principal:
+        """The principal of an authenticated route.
+
+        :raises RuntimeError: on a public route, where no token was checked.
+        """
+        if self.principal is None:
+            raise RuntimeError("this route is public: no principal")
+        return self.principal
+
+    def json(self) -> Any:
+        """Return the request body parsed as JSON, None when empty.
+
+        :raises ValueError: if the body is not JSON; the frontend words the error.
+        """
+        data = self.request.get_data()
+        if not data:
+            return None
+        return self.request.get_json(force=True, silent=False)
+
+
+Handler = Callable[..., Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL rule of a service, relative to its prefix.
+
+    :param rule: a werkzeug rule, e.g. ``/v2.1/servers/<server_id>``.
+    :param methods: the HTTP methods it answers.
+    :param handler: called with a :class:`Call` and the rule's arguments.
+    :param public: whether it answers without a token (version documents, token issue).
+    :param framed: whether the service's :meth:`ServiceFrontend.begin` and
+        :meth:`ServiceFrontend.finish` apply (Nova sends no microversion headers on its
+        root version list).
+    """
+
+    rule: str
+    methods: tuple[str, ...]
+    handler: Handler
+    public: bool = False
+    framed: bool = True
+
+
+class ServiceFrontend:
+    """Base of each service's ``responses.py`` class.
+
+    :param context: the cloud the service belongs to.
+    """
+
+    #: How this service words its errors.
+    render_error: ErrorRenderer = staticmethod(render_keystone)
+
+    def __init__(self, context: CloudContext) -> None:
+        self.context = context
+
+    def routes(self) -> Sequence[Route]:
+        """Return the routing table (the service's ``urls.py`` builds it)."""
+        raise NotImplementedError
+
+    def respond(self, route: Route, call: Call, args: dict[str, Any]) -> Response:
+        """Run the handler and render any :class:`ApiError` it raises."""
+        try:
+            if route.framed:
+                self.begin(call)
+            response = route.handler(call, **args)
+        except ApiError as error:
+            response = self.render_error(error, wants_json(call.request))
+        return self.finish(call, response) if route.framed else response
+
+    def begin(self, call: Call) -> None:
+        """Check or read request-wide headers; override for microversions.
+
+        :raises ApiError: to refuse the request.
+        """
+
+    def finish(self, call: Call, response: Response) -> Response:
+        """Add response-wide headers; override for microversions."""
+        return response
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client accepts JSON errors (as openstacksdk always does)."""
+    accept = request.headers.get("Accept", "")
+    return not accept or "json" in accept or "*/*" in accept
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """The registry entry of a service.
+
+    :param name: its folder and URL prefix (``compute`` answers under ``/compute``).
+    :param service_type: the catalog type (``compute``, ``block-storage``).
+    :param catalog_name: the catalog name (``nova``).
+    :param endpoint: the catalog URL path; ``{project_id}`` is filled per token.
+    :param build: makes the service's frontend (and backend) for one cloud.
+    """
+
+    name: str
+    service_type: str
+    catalog_name: str
+    endpoint: str
+    build: Callable[[CloudContext], ServiceFrontend]
+
+    @property
+    def prefix(self) -> str:
+        """The URL prefix all its routes answer under."""
+        return "/" + self.name
+
+
+@dataclass
+class CloudContext:
+    """What the services of one cloud share.
+
+    :param clock: the scenario clock.
+    :param scenario: the timing model; replace it to change operations started later.
+    :param accounting: request and transition counters.
+    :param services: the registered services, for the catalog.
+    :param seed: the seed of generated ids.
+    """
+
+    clock: Clock
+    scenario: Scenario
+    accounting: Accounting
+    services: Sequence[ServiceSpec]
+    seed: int = 0
+    #: One lock for all state: held around every request and every Python API call.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Backends by service name, so services can find each other (compute -> image).
+    backends: dict[str, object] = field(default_factory=dict)
+    stores: list[ResourceStore[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ids = random.Random(f"{self.seed}/ids")
+
+    def new_uuid(self) -> str:
+        """Return a UUID4 drawn from the seeded generator: ids repeat with the seed."""
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def new_store(self, kind: str, state_field: str = "status") -> ResourceStore[Any]:
+        """Make a resource store whose transitions are accounted and settled on stats."""
+        store: ResourceStore[Any] = ResourceStore(kind, self.accounting, state_field)
+        self.stores.append(store)
+        return store
+
+
+@runtime_checkable
+class TokenValidator(Protocol):
+    """What the HTTP layer needs of the identity backend."""
+
+    def validate(self, token: str, now: float) -> Principal | None:
+        """Return the token's principal, or None if it is unknown or expired."""
+
+    def expire(self, token: str | None = None) -> None:
+        """Expire one token, or every token when None."""
