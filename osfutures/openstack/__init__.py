@@ -1,0 +1,61 @@
+"""The OpenStack layer: openstacksdk connections whose proxies gain future twins.
+
+``osfutures.connect(...)`` / ``osfutures.wrap(conn)`` give an
+:class:`~osfutures.openstack.connection.AsyncConnection`; on it,
+``conn.compute.create_server_async(...)`` returns an
+:class:`~osfutures.OperationFuture` and ``create_server_async_r(try_count=3, tout=600,
+...)`` retries with cleanup. Every twin comes from one row of
+:data:`~osfutures.openstack.specs.SPECS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openstack
+
+from osfutures.monitor import Monitor
+from osfutures.openstack.connection import AsyncConnection, AsyncProxy
+from osfutures.openstack.specs import SPECS, OperationSpec
+
+__all__ = ["SPECS", "AsyncConnection", "AsyncProxy", "OperationSpec", "connect", "wrap"]
+
+
+def connect(
+    cloud: str | None = None, *, monitor: Monitor | None = None, **kwargs: Any
+) -> AsyncConnection:
+    """Like :func:`openstack.connect`, with the ``_async`` twins on the proxies.
+
+    Args:
+        cloud: the clouds.yaml entry to use (or ``None`` for environment variables
+            and ``kwargs``).
+        monitor: the monitor watching this connection's operations (default: the
+            process-wide one).
+        **kwargs: passed to :func:`openstack.connect` unchanged (``auth_url``,
+            ``username``, ``password``, ``project_name``, ...).
+
+    Raises:
+        Whatever :func:`openstack.connect` raises for a bad configuration.
+    """
+    return AsyncConnection(openstack.connect(cloud=cloud, **kwargs), monitor=monitor)
+
+
+def wrap(conn: Any, *, monitor: Monitor | None = None) -> AsyncConnection:
+    """Give an existing openstacksdk Connection the ``_async`` twins.
+
+    The Connection itself is not changed; the returned object passes every
+    attribute through to it. Wrapping an AsyncConnection again re-wraps its
+    Connection.
+
+    Raises:
+        TypeError: ``conn`` is not an openstacksdk Connection.
+    """
+    from openstack.connection import Connection
+
+    plain = conn.unwrap() if isinstance(conn, AsyncConnection) else conn
+    if not isinstance(plain, Connection):
+        raise TypeError(
+            f"conn: expected an openstack.connection.Connection (from openstack.connect()),"
+            f" got {type(conn).__name__}"
+        )
+    return AsyncConnection(plain, monitor=monitor)

@@ -1,0 +1,335 @@
+"""An openstacksdk Connection whose proxies gain the ``_async`` and ``_async_r`` twins.
+
+:class:`AsyncConnection` passes every attribute through to the wrapped Connection;
+only the proxies that have rows in the spec table come back wrapped in an
+:class:`AsyncProxy`, whose unknown attributes also pass through. A twin is found by
+name: ``create_server_async`` is the ``create_server`` row run by :func:`start_twin`,
+``create_server_async_r`` the same inside :func:`osfutures.retrying`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from keystoneauth1 import exceptions as ks_exc
+
+from osfutures._checks import check_timeout
+from osfutures.future import OperationFuture
+from osfutures.monitor import Monitor, default_monitor
+from osfutures.openstack.batching import Lister
+from osfutures.openstack.kinds import KINDS, Kind
+from osfutures.openstack.records import request_record
+from osfutures.openstack.specs import SPECS, OperationSpec, specs_for
+from osfutures.policy import PollInterval, is_transient
+from osfutures.retrying import retrying
+from osfutures.watch import Batch, state_tests
+
+__all__ = ["AsyncConnection", "AsyncProxy"]
+
+ASYNC = "_async"
+ASYNC_R = "_async_r"
+#: How many "not found" answers in a row are believed for an object just created
+#: (Nova and Cinder may answer 404 for a moment after accepting a create).
+GONE_AFTER_CREATE = 3
+
+_SERVICES = frozenset(spec.service for spec in SPECS)
+_listings_lock = threading.Lock()
+_listings: weakref.WeakKeyDictionary[Any, dict[str, _Listing]] = weakref.WeakKeyDictionary()
+
+
+def is_fatal(error: BaseException) -> bool:
+    """Probe errors that polling again cannot fix (a 401 after re-authentication,
+    a 403, a 400); connection failures, timeouts, 429 and 5xx are polled through."""
+    return not (is_transient(error) or isinstance(error, ks_exc.ConnectionError))
+
+
+class _Listing:
+    """The batch of one kind on one connection, and the single fetch beside it."""
+
+    def __init__(self, conn: Any, kind: Kind, lister: Lister) -> None:
+        self.kind = kind
+        self.lister = lister
+        # One batch per connection and kind: different connections (clouds,
+        # projects, users) are polled separately.
+        self.batch = Batch(key=(kind.name, id(conn)), fetch_many=self.fetch_many)
+
+    def fetch_many(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
+        present = self.kind.present
+        return {i: present(obj) for i, obj in self.lister.fetch_many(ids).items()}
+
+    def fetch_one(self, resource_id: str) -> Any:
+        return self.kind.present(self.lister.fetch_one(resource_id))
+
+
+def _listing(conn: Any, kind: Kind) -> _Listing | None:
+    if kind.lister is None:
+        return None
+    with _listings_lock:
+        per_conn = _listings.setdefault(conn, {})
+        listing = per_conn.get(kind.name)
+        if listing is None:
+            listing = per_conn[kind.name] = _Listing(
+                conn, kind, kind.lister(conn, kind.service, kind.get)
+            )
+        return listing
+
+
+def start_twin(
+    conn: Any,
+    spec: OperationSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    timeout: float | None,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+) -> OperationFuture[Any]:
+    """Make the plain call, then watch what it started.
+
+    Raises what the plain call raises (a 400, 403, 409 or quota error raises here,
+    exactly as openstacksdk would), and ``TypeError`` when the arguments do not fit
+    the call.
+    """
+    kind = KINDS[spec.kind]
+    method = getattr(getattr(conn, spec.service), spec.call)
+    arguments = inspect.signature(method).bind(*args, **kwargs).arguments
+    targets = spec.targets(arguments)
+    result = method(*args, **kwargs)
+    resource_id = spec.locate(arguments, result)
+    if resource_id is None:
+        raise ValueError(
+            f"{spec.call}: cannot tell which {kind.name} to watch from these arguments"
+            f" and result ({result!r})"
+        )
+    listing = _listing(conn, kind)
+    batch = listing.batch if listing is not None else None
+    fetch: Callable[[], Any] = (
+        functools.partial(listing.fetch_one, resource_id)
+        if listing is not None
+        else functools.partial(kind.fetch, conn, resource_id)
+    )
+
+    options: dict[str, Any] = {
+        "timeout": timeout,
+        "interval": interval,
+        "name": f"{spec.call} {resource_id}",
+        "request": request_record(spec.service, spec.call, arguments),
+        "sync_res": result,
+        "resource_id": resource_id,
+        "status": kind.status,
+        "progress": kind.progress,
+        "fault": kind.fault,
+        "batch": batch,
+        "batch_item": resource_id if batch is not None else None,
+        "is_fatal": is_fatal,
+    }
+    if spec.deletes:
+        failure = {s.lower() for s in spec.failure}
+        return monitor.watch(
+            fetch,
+            ready=lambda obj: False,
+            # Deleting an ERROR server leaves it in ERROR until it is gone: a failure
+            # state counts once no task (the deletion) is running on it any more.
+            failed=lambda obj: kind.state(obj) in failure and kind.settled(obj),
+            gone_ok=True,
+            **options,
+        )
+    ready, failed = state_tests(targets, spec.pending, spec.failure, kind.state)
+    # A state outside the sets only counts once the object has settled: right after
+    # an action Nova may still show the state the action started from.
+    terminal = {s.lower() for s in spec.failure}
+    return monitor.watch(
+        fetch,
+        ready=lambda obj: ready(obj) and kind.settled(obj),
+        failed=lambda obj: failed(obj) and (kind.settled(obj) or kind.state(obj) in terminal),
+        gone_after=GONE_AFTER_CREATE if spec.cleanup else 1,
+        initial=result if spec.cleanup and result is not None else None,
+        **options,
+    )
+
+
+def _cleanup(conn: Any, spec: OperationSpec, monitor: Monitor) -> Callable[..., Any]:
+    kind = KINDS[spec.kind]
+    delete = next(s for s in SPECS if s.kind == kind.name and s.deletes)
+
+    def cleanup(failed: OperationFuture[Any]) -> OperationFuture[Any] | None:
+        if failed.resource_id is None:
+            return None
+        return start_twin(
+            conn,
+            delete,
+            (failed.resource_id,),
+            {},
+            timeout=None,
+            interval=None,
+            monitor=monitor,
+        )
+
+    return cleanup
+
+
+class AsyncProxy:
+    """An openstacksdk service proxy plus its ``_async`` / ``_async_r`` twins."""
+
+    def __init__(self, conn: Any, service: str, proxy: Any, monitor: Monitor | None) -> None:
+        self._conn = conn
+        self._service = service
+        self._proxy = proxy
+        self._specs = specs_for(service)
+        self._monitor = monitor
+
+    def __getattr__(self, name: str) -> Any:
+        if name.endswith(ASYNC_R) and name[: -len(ASYNC_R)] in self._specs:
+            return self._retrying_twin(self._specs[name[: -len(ASYNC_R)]])
+        if name.endswith(ASYNC) and name[: -len(ASYNC)] in self._specs:
+            return self._twin(self._specs[name[: -len(ASYNC)]])
+        if name.endswith((ASYNC, ASYNC_R)):
+            known = [f"{call}{suffix}" for call in self._specs for suffix in (ASYNC, ASYNC_R)]
+            nearby = difflib.get_close_matches(name, known, n=4, cutoff=0.5)
+            hint = f"; did you mean {', '.join(nearby)}?" if nearby else ""
+            raise AttributeError(
+                f"{self._service} has no twin {name!r}: osfutures knows"
+                f" {len(self._specs)} calls of this service that start background work{hint}"
+            )
+        return getattr(self._proxy, name)
+
+    def __dir__(self) -> list[str]:
+        twins = [f"{call}{suffix}" for call in self._specs for suffix in (ASYNC, ASYNC_R)]
+        return sorted(set(dir(self._proxy)) | set(twins))
+
+    def __repr__(self) -> str:
+        return f"<AsyncProxy {self._service} of {self._proxy!r}>"
+
+    def _monitor_or_default(self) -> Monitor:
+        return self._monitor or default_monitor()
+
+    def _twin(self, spec: OperationSpec) -> Callable[..., OperationFuture[Any]]:
+        def twin(
+            *args: Any,
+            timeout: float | None = None,
+            interval: PollInterval | float | None = None,
+            **kwargs: Any,
+        ) -> OperationFuture[Any]:
+            check_timeout("timeout", timeout)
+            return start_twin(
+                self._conn,
+                spec,
+                args,
+                kwargs,
+                timeout=timeout,
+                interval=interval,
+                monitor=self._monitor_or_default(),
+            )
+
+        twin.__name__ = f"{spec.call}{ASYNC}"
+        twin.__doc__ = _twin_doc(spec)
+        return twin
+
+    def _retrying_twin(self, spec: OperationSpec) -> Callable[..., OperationFuture[Any]]:
+        def twin(
+            *args: Any,
+            try_count: int = 3,
+            tout: float | None = None,
+            retry: Any = None,
+            interval: PollInterval | float | None = None,
+            **kwargs: Any,
+        ) -> OperationFuture[Any]:
+            monitor = self._monitor_or_default()
+
+            def start(timeout: float | None) -> OperationFuture[Any]:
+                return start_twin(
+                    self._conn,
+                    spec,
+                    args,
+                    kwargs,
+                    timeout=timeout,
+                    interval=interval,
+                    monitor=monitor,
+                )
+
+            return retrying(
+                start,
+                _cleanup(self._conn, spec, monitor) if spec.cleanup else None,
+                try_count=try_count,
+                tout=tout,
+                retry=retry,
+                name=spec.call,
+                monitor=monitor,
+            )
+
+        twin.__name__ = f"{spec.call}{ASYNC_R}"
+        twin.__doc__ = _twin_doc(spec) + _RETRY_DOC
+        return twin
+
+
+def _twin_doc(spec: OperationSpec) -> str:
+    outcome = (
+        "once it is gone"
+        if spec.deletes
+        else f"once it reaches {' / '.join(sorted(spec.target)) or 'its target state'}"
+    )
+    return (
+        f"Call ``{spec.service}.{spec.call}`` and return an OperationFuture of the"
+        f" {spec.kind} it works on, resolved {outcome}; failure states:"
+        f" {', '.join(sorted(spec.failure)) or 'none'}.\n\n"
+        "``timeout`` (seconds) and ``interval`` (seconds or a PollInterval) control the"
+        " waiting; every other argument goes to the plain call, which raises as usual."
+    )
+
+
+_RETRY_DOC = (
+    "\n\nRetries: up to ``try_count`` attempts of ``tout`` seconds each; a failed or"
+    " timed-out attempt's object is deleted and waited on until gone before the next."
+)
+
+
+class AsyncConnection:
+    """An openstacksdk Connection with ``_async`` / ``_async_r`` twins on its proxies.
+
+    Every attribute and call of the wrapped Connection passes through unchanged;
+    ``conn.compute``, ``conn.block_storage`` and the other proxies that have twins come
+    back as :class:`AsyncProxy` objects.
+
+    Args:
+        conn: the openstacksdk Connection to wrap.
+        monitor: the monitor that watches this connection's operations (default:
+            the process-wide :func:`osfutures.default_monitor`).
+    """
+
+    def __init__(self, conn: Any, *, monitor: Monitor | None = None) -> None:
+        if isinstance(conn, AsyncConnection):
+            conn = conn.unwrap()
+        self._conn = conn
+        self._monitor = monitor
+        self._proxies: dict[str, AsyncProxy] = {}
+
+    def unwrap(self) -> Any:
+        """The plain openstacksdk Connection."""
+        return self._conn
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._conn, name)
+        if name not in _SERVICES:
+            return value
+        proxy = self._proxies.get(name)
+        if proxy is None or proxy._proxy is not value:
+            proxy = self._proxies[name] = AsyncProxy(self._conn, name, value, self._monitor)
+        return proxy
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(self._conn)) | set(self.__dict__))
+
+    def __repr__(self) -> str:
+        return f"<AsyncConnection of {self._conn!r}>"
+
+    def __enter__(self) -> AsyncConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._conn.close()

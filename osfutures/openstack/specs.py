@@ -1,0 +1,197 @@
+"""THE table of operation specs: one row per openstacksdk call that starts background work.
+
+Every ``<call>_async`` and ``<call>_async_r`` twin comes from a row here; adding a twin
+is adding a row. A row names the service and call, the kind of object to watch
+(:mod:`osfutures.openstack.kinds`), where that object's id comes from (the call's
+result or one of its arguments), the states that mean success, progress and failure,
+whether disappearance is the goal (deletions), and whether a failed attempt leaves an
+object to clean up before a retry (creations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from openstack.baremetal.v1 import _common as baremetal_common
+
+__all__ = ["SPECS", "Locate", "OperationSpec", "argument", "returned", "specs_for"]
+
+#: Reads the watched object's id from the call's bound arguments and its result.
+Locate = Callable[[Mapping[str, Any], Any], "str | None"]
+
+
+def _id_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "id", value))
+
+
+def returned(attribute: str = "id") -> Locate:
+    """The id is ``result.<attribute>`` (creations)."""
+
+    def locate(arguments: Mapping[str, Any], result: Any) -> str | None:
+        value = getattr(result, attribute, None)
+        if value is None and isinstance(result, Mapping):
+            value = result.get(attribute)
+        return _id_of(value)
+
+    return locate
+
+
+def argument(name: str, *aliases: str) -> Locate:
+    """The id is the argument ``name`` (a resource or an id), else one of ``aliases``
+    passed among the keyword attributes (``create_volume_attachment(volume_id=...)``)."""
+
+    def locate(arguments: Mapping[str, Any], result: Any) -> str | None:
+        if arguments.get(name) is not None:
+            return _id_of(arguments[name])
+        extra = next((v for v in arguments.values() if isinstance(v, dict)), {})
+        for key in (name, *aliases):
+            if extra.get(key) is not None:
+                return _id_of(extra[key])
+        return None
+
+    return locate
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """How one call's background work is watched.
+
+    Attributes:
+        service: the connection attribute of the proxy (``"compute"``).
+        call: the proxy method (``"create_server"``).
+        kind: the kind of object watched (a key of :data:`~osfutures.openstack.kinds.KINDS`).
+        locate: where the watched object's id comes from.
+        target: the states of success; empty for deletions (success is "gone").
+        pending: the states expected on the way; with it, a settled object in any
+            other state fails the operation instead of waiting for the deadline.
+        failure: the states of failure.
+        cleanup: a failed attempt leaves an object behind that ``_async_r`` deletes
+            (and waits on until gone) before relaunching.
+        target_from: for calls whose target depends on an argument (baremetal
+            provision states), computes it from the bound arguments.
+    """
+
+    service: str
+    call: str
+    kind: str
+    locate: Locate
+    target: frozenset[str] = frozenset()
+    pending: frozenset[str] = frozenset()
+    failure: frozenset[str] = frozenset()
+    cleanup: bool = False
+    target_from: Callable[[Mapping[str, Any]], frozenset[str]] | None = field(default=None)
+
+    @property
+    def deletes(self) -> bool:
+        """True when success is the object's disappearance."""
+        return not self.target and self.target_from is None
+
+    def targets(self, arguments: Mapping[str, Any]) -> frozenset[str]:
+        """The success states for this call's arguments."""
+        return self.target_from(arguments) if self.target_from else self.target
+
+
+def _states(text: str) -> frozenset[str]:
+    return frozenset(state for state in text.split("|") if state)
+
+
+#: The watched object is the one the call returned (a creation: a failed attempt
+#: leaves it behind, so ``_async_r`` cleans it up).
+CREATED = returned()
+
+
+def _row(
+    service: str,
+    call: str,
+    kind: str,
+    watched: Locate | str,
+    target: str,
+    pending: str,
+    failure: str,
+) -> OperationSpec:
+    """One row of the table; ``watched`` is :data:`CREATED`, a locator, or the name
+    of the argument holding the object; states are ``|``-separated."""
+    return OperationSpec(
+        service,
+        call,
+        kind,
+        argument(watched) if isinstance(watched, str) else watched,
+        target=_states(target),
+        pending=_states(pending),
+        failure=_states(failure),
+        cleanup=watched is CREATED,
+    )
+
+
+def _baremetal_target(arguments: Mapping[str, Any]) -> frozenset[str]:
+    verb = str(arguments.get("target"))
+    expected = baremetal_common.EXPECTED_STATES.get(verb)
+    if expected is None:
+        raise ValueError(
+            f"target: osfutures knows the outcome of {sorted(baremetal_common.EXPECTED_STATES)}"
+            f" provision actions, not {verb!r}"
+        )
+    return frozenset({expected})
+
+
+_VOLUME_OF_ATTACHMENT = argument("volume", "volume_id")
+_RESTORED_VOLUME = returned("volume_id")
+_SHARE_FAILURES = "extending_error|shrinking_error|shrinking_possible_data_loss_error"
+
+# An empty target means the operation succeeds when the object is gone (deletions).
+# fmt: off
+SPECS: tuple[OperationSpec, ...] = (
+    # service         call                        kind           watched object         target                pending                              failure
+    _row("compute", "create_server",            "server",      CREATED,               "ACTIVE",             "",                                  "ERROR"),
+    _row("compute", "delete_server",            "server",      "server",              "",                   "",                                  "ERROR"),
+    _row("compute", "rebuild_server",           "server",      "server",              "ACTIVE",             "REBUILD",                           "ERROR"),
+    _row("compute", "resize_server",            "server",      "server",              "VERIFY_RESIZE",      "RESIZE",                            "ERROR"),
+    _row("compute", "confirm_server_resize",    "server",      "server",              "ACTIVE",             "VERIFY_RESIZE",                     "ERROR"),
+    _row("compute", "revert_server_resize",     "server",      "server",              "ACTIVE",             "VERIFY_RESIZE|REVERT_RESIZE",       "ERROR"),
+    _row("compute", "reboot_server",            "server",      "server",              "ACTIVE",             "REBOOT|HARD_REBOOT",                "ERROR"),
+    _row("compute", "start_server",             "server",      "server",              "ACTIVE",             "SHUTOFF",                           "ERROR"),
+    _row("compute", "stop_server",              "server",      "server",              "SHUTOFF",            "ACTIVE",                            "ERROR"),
+    _row("compute", "migrate_server",           "server",      "server",              "VERIFY_RESIZE",      "ACTIVE|RESIZE|MIGRATING",           "ERROR"),
+    _row("compute", "live_migrate_server",      "server",      "server",              "ACTIVE",             "MIGRATING",                         "ERROR"),
+    _row("compute", "create_server_image",      "image",       CREATED,               "active",             "",                                  "killed"),
+    _row("compute", "create_volume_attachment", "volume",      _VOLUME_OF_ATTACHMENT, "in-use",             "available|reserved|attaching",      "error|error_attaching"),
+    _row("compute", "delete_volume_attachment", "volume",      "volume",              "available",          "in-use|detaching",                  "error|error_detaching"),
+    _row("block_storage", "create_volume",      "volume",      CREATED,               "available",          "",                                  "error"),
+    _row("block_storage", "delete_volume",      "volume",      "volume",              "",                   "",                                  "error_deleting"),
+    _row("block_storage", "extend_volume",      "volume",      "volume",              "available|in-use",   "extending",                         "error|error_extending"),
+    _row("block_storage", "retype_volume",      "volume",      "volume",              "available|in-use",   "retyping",                          "error"),
+    _row("block_storage", "create_snapshot",    "snapshot",    CREATED,               "available",          "",                                  "error"),
+    _row("block_storage", "delete_snapshot",    "snapshot",    "snapshot",            "",                   "",                                  "error_deleting"),
+    _row("block_storage", "create_backup",      "backup",      CREATED,               "available",          "",                                  "error"),
+    _row("block_storage", "delete_backup",      "backup",      "backup",              "",                   "",                                  "error"),
+    _row("block_storage", "restore_backup",     "volume",      _RESTORED_VOLUME,      "available",          "creating|restoring-backup",         "error|error_restoring"),
+    _row("image", "create_image",               "image",       CREATED,               "active",             "",                                  "killed"),
+    _row("image", "import_image",               "image",       "image",               "active",             "queued|saving|uploading|importing", "killed"),
+    _row("image", "delete_image",               "image",       "image",               "",                   "",                                  ""),
+    _row("orchestration", "create_stack",       "stack",       CREATED,               "CREATE_COMPLETE",    "",                                  "CREATE_FAILED"),
+    _row("orchestration", "update_stack",       "stack",       "stack",               "UPDATE_COMPLETE",    "UPDATE_IN_PROGRESS|CREATE_COMPLETE", "UPDATE_FAILED"),
+    _row("orchestration", "delete_stack",       "stack",       "stack",               "",                   "",                                  "DELETE_FAILED"),
+    _row("load_balancer", "create_load_balancer", "load_balancer", CREATED,           "ACTIVE",             "",                                  "ERROR"),
+    _row("load_balancer", "delete_load_balancer", "load_balancer", "load_balancer",   "",                   "",                                  "ERROR"),
+    _row("load_balancer", "create_listener",    "listener",    CREATED,               "ACTIVE",             "",                                  "ERROR"),
+    _row("load_balancer", "delete_listener",    "listener",    "listener",            "",                   "",                                  "ERROR"),
+    _row("load_balancer", "create_pool",        "pool",        CREATED,               "ACTIVE",             "",                                  "ERROR"),
+    _row("load_balancer", "delete_pool",        "pool",        "pool",                "",                   "",                                  "ERROR"),
+    _row("shared_file_system", "create_share",  "share",       CREATED,               "available",          "",                                  "error"),
+    _row("shared_file_system", "delete_share",  "share",       "share",               "",                   "",                                  "error_deleting"),
+    _row("shared_file_system", "resize_share",  "share",       "share_id",            "available",          "extending|shrinking",               _SHARE_FAILURES),
+    OperationSpec("baremetal", "set_node_provision_state", "node", argument("node"),
+                  target_from=_baremetal_target,
+                  failure=_states("error|deploy failed|clean failed|inspect failed|rescue failed"
+                                  "|unrescue failed|adopt failed|service failed")),
+)
+# fmt: on
+
+
+def specs_for(service: str) -> dict[str, OperationSpec]:
+    """The rows of one service, by call name."""
+    return {spec.call: spec for spec in SPECS if spec.service == service}
