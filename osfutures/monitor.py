@@ -35,7 +35,7 @@ from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, RateLimiter, is_transient, retry_after
 from osfutures.probes import NOT_LISTED, ProbePool, Results, probe
-from osfutures.watch import Batch, Getter, Watch, attribute_getter, state_tests
+from osfutures.watch import Batch, Getter, States, Watch, attribute_getter
 
 __all__ = ["DEFAULT_TIMEOUT", "Monitor", "default_monitor"]
 
@@ -149,8 +149,10 @@ class Monitor:
         self,
         fetch: Callable[[], Any],
         *,
-        ready: Callable[[Any], bool],
+        ready: Callable[[Any], bool] | None = None,
         failed: Callable[[Any], bool] | None = None,
+        states: States | None = None,
+        settled: Callable[[Any], bool] | None = None,
         timeout: float | None = None,
         interval: PollInterval | float | None = None,
         name: str = "operation",
@@ -172,7 +174,9 @@ class Monitor:
         The monitor calls ``fetch()`` every interval until ``failed(obj)`` (the
         future fails with :class:`~osfutures.OperationFailed`) or ``ready(obj)``
         (the future's result is ``obj``), the object disappears, or the deadline
-        passes (:class:`~osfutures.OperationTimeout`).
+        passes (:class:`~osfutures.OperationTimeout`). Instead of ``ready`` and
+        ``failed``, ``states`` may say the same with state sets (see
+        :meth:`watch_states`).
 
         Args:
             fetch: returns the current object; ``None`` or :data:`~osfutures.GONE`
@@ -180,6 +184,11 @@ class Monitor:
                 ``is_fatal``.
             ready: true when the operation succeeded.
             failed: true when the operation failed (checked before ``ready``).
+            states: :class:`~osfutures.States` to judge the object's status by,
+                instead of ``ready`` and ``failed``.
+            settled: with ``states``: true once nothing is in progress on the
+                object; until then its state does not count (Nova keeps a stopping
+                server ACTIVE until it is SHUTOFF).
             timeout: seconds until the deadline; ``None`` for the monitor's
                 ``default_timeout``; ``math.inf`` for none.
             interval: seconds between polls, or a :class:`~osfutures.PollInterval`.
@@ -208,16 +217,20 @@ class Monitor:
 
         Raises:
             TypeError: ``fetch``, ``ready`` or another callable argument is not
-                callable, a number argument is not a number, or ``batch.key`` or
-                ``batch_item`` is not hashable.
+                callable; neither or both of ``ready`` and ``states`` are given; a
+                number argument is not a number; or ``batch.key`` or ``batch_item``
+                is not hashable.
             ValueError: ``timeout`` or ``interval`` is not > 0, ``gone_after`` < 1,
                 or ``batch`` is given without ``batch_item``.
             MonitorShutdown: the monitor was shut down.
             MonitorCrashed: the monitor thread died.
         """
         require_callable("fetch", fetch)
-        require_callable("ready", ready)
+        if (ready is None) == (states is None):
+            raise TypeError("watch: give either ready (and failed) or states, not both or neither")
+        require_callable("ready", ready, optional=True)
         require_callable("failed", failed, optional=True)
+        require_callable("settled", settled, optional=True)
         require_callable("fault", fault, optional=True)
         require_callable("is_fatal", is_fatal, optional=True)
         deadline = check_timeout("timeout", timeout)
@@ -239,6 +252,8 @@ class Monitor:
             fetch,
             ready=ready,
             failed=failed,
+            states=states,
+            settled=settled,
             status_of=_getter("status", status),
             progress_of=_getter("progress", progress),
             fault_of=fault,
@@ -288,9 +303,8 @@ class Monitor:
             ValueError: ``target`` is empty, or a state is in two sets.
             TypeError: a state set is a string; others as :meth:`watch`.
         """
-        status_of = _getter("status", status)
-        ready, failed = state_tests(target, pending, failure, status_of)
-        return self.watch(fetch, ready=ready, failed=failed, status=status_of, **options)
+        states = States.of(target, pending, failure)
+        return self.watch(fetch, states=states, status=status, **options)
 
     def call_later(
         self, delay: float, fn: Callable[[], object], *, owner: OperationFuture[Any]

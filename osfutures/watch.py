@@ -8,6 +8,8 @@ monitor's loop about scheduling only.
 
 from __future__ import annotations
 
+import enum
+import functools
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,7 +18,7 @@ from osfutures.errors import OperationFailed, ResourceGone
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval
 
-__all__ = ["GONE", "Batch", "Watch", "attribute_getter", "state_tests"]
+__all__ = ["GONE", "Batch", "States", "Verdict", "Watch", "attribute_getter"]
 
 
 class _Gone:
@@ -33,13 +35,19 @@ GONE: Final = _Gone()
 Getter = Callable[[Any], Any]
 
 
+_MISSING = object()
+
+
 def attribute_getter(name: str) -> Getter:
     """A getter reading ``obj.<name>``, or ``obj[name]`` for mappings; None if absent."""
 
     def get(obj: Any) -> Any:
-        if isinstance(obj, Mapping):
+        if type(obj) is dict:  # the common case first: no ABC check per poll
             return obj.get(name)
-        return getattr(obj, name, None)
+        value = getattr(obj, name, _MISSING)
+        if value is _MISSING:
+            return obj.get(name) if isinstance(obj, Mapping) else None
+        return value
 
     get.__name__ = f"get_{name}"
     return get
@@ -49,46 +57,74 @@ def _status_text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def state_tests(
-    target: Collection[str],
-    pending: Collection[str],
-    failure: Collection[str],
-    status_of: Getter,
-) -> tuple[Callable[[Any], bool], Callable[[Any], bool]]:
-    """``ready`` and ``failed`` tests from state sets (Terraform's StateChangeConf).
+class Verdict(enum.Enum):
+    """What a state means for the operation."""
+
+    READY = "ready"
+    FAILED = "failed"
+    UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True)
+class States:
+    """Target, pending and failure state sets (Terraform's StateChangeConf).
 
     States compare case-insensitively (Nova says ``ACTIVE``, Cinder ``available``).
-    With a non-empty ``pending`` set, any state in none of the three sets counts as a
-    failure ("unexpected state"); with an empty one, unknown states are waited
-    through.
-
-    Raises:
-        ValueError: ``target`` is empty, or a state is in two sets.
-        TypeError: a set is a plain string (a common slip for ``{"ACTIVE"}``).
+    With a non-empty ``pending`` set, a state in none of the three sets is
+    unexpected, which fails the operation; with an empty one, unknown states are
+    waited through. Build with :meth:`of`, which checks and normalises.
     """
-    sets = {}
-    for name, states in (("target", target), ("pending", pending), ("failure", failure)):
-        if isinstance(states, (str, bytes)):
-            raise TypeError(f"{name}: expected a collection of states, got the string {states!r}")
-        sets[name] = frozenset(str(s).lower() for s in states)
-    if not sets["target"]:
-        raise ValueError("target: need at least one target state, got an empty collection")
-    for a, b in (("target", "pending"), ("target", "failure"), ("pending", "failure")):
-        if common := sets[a] & sets[b]:
-            raise ValueError(f"{a} and {b} share states {sorted(common)}; give each one meaning")
-    wanted, waiting, bad = sets["target"], sets["pending"], sets["failure"]
 
-    def status(obj: Any) -> str:
-        return str(status_of(obj)).lower()
+    target: frozenset[str]
+    pending: frozenset[str] = frozenset()
+    failure: frozenset[str] = frozenset()
 
-    def ready(obj: Any) -> bool:
-        return status(obj) in wanted
+    @classmethod
+    def of(
+        cls,
+        target: Collection[str],
+        pending: Collection[str] = (),
+        failure: Collection[str] = (),
+        *,
+        allow_no_target: bool = False,
+    ) -> States:
+        """Checked, lowercased state sets.
 
-    def failed(obj: Any) -> bool:
-        state = status(obj)
-        return state in bad or (bool(waiting) and state not in waiting and state not in wanted)
+        Raises:
+            ValueError: ``target`` is empty (unless allowed: an operation whose
+                success is a disappearance), or a state is in two sets.
+            TypeError: a set is a plain string (a common slip for ``{"ACTIVE"}``).
+        """
+        sets = {}
+        for name, states in (("target", target), ("pending", pending), ("failure", failure)):
+            if isinstance(states, (str, bytes)):
+                raise TypeError(
+                    f"{name}: expected a collection of states, got the string {states!r}"
+                )
+            sets[name] = frozenset(str(s).lower() for s in states)
+        if not sets["target"] and not allow_no_target:
+            raise ValueError("target: need at least one target state, got an empty collection")
+        for a, b in (("target", "pending"), ("target", "failure"), ("pending", "failure")):
+            if common := sets[a] & sets[b]:
+                raise ValueError(f"{a} and {b} share states {sorted(common)}: give each one role")
+        return _interned(cls(sets["target"], sets["pending"], sets["failure"]))
 
-    return ready, failed
+    def verdict(self, status: str | None) -> Verdict | None:
+        """What ``status`` means: ready, failed, unexpected, or None (keep waiting)."""
+        state = "" if status is None else status.lower()
+        if state in self.target:
+            return Verdict.READY
+        if state in self.failure:
+            return Verdict.FAILED
+        if self.pending and state not in self.pending and status is not None:
+            return Verdict.UNEXPECTED
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _interned(states: States) -> States:
+    # Thousands of operations with the same sets share one object.
+    return states
 
 
 @dataclass(frozen=True)
@@ -133,8 +169,10 @@ class Watch:
         "polls",
         "progress_of",
         "ready",
+        "settled",
         "solo",
         "started",
+        "states",
         "status_of",
         "timeout",
     )
@@ -144,8 +182,10 @@ class Watch:
         future: OperationFuture[Any],
         fetch: Callable[[], Any],
         *,
-        ready: Callable[[Any], bool],
+        ready: Callable[[Any], bool] | None,
         failed: Callable[[Any], bool] | None,
+        states: States | None,
+        settled: Callable[[Any], bool] | None,
         status_of: Getter,
         progress_of: Getter,
         fault_of: Getter | None,
@@ -161,6 +201,8 @@ class Watch:
         self.fetch = fetch
         self.ready = ready
         self.failed = failed
+        self.states = states
+        self.settled = settled
         self.status_of = status_of
         self.progress_of = progress_of
         self.fault_of = fault_of
@@ -207,18 +249,33 @@ class Watch:
             if status != future.status:
                 self.polls = 0
             future._observe(status, self.progress_of(value))
-            if self.failed is not None and self.failed(value):
+            verdict = self._verdict(value, status)
+            if verdict is Verdict.READY:
+                future._set_result_if_pending(value)
+            elif verdict is not None:
                 fault = self.fault_of(value) if self.fault_of else None
+                if verdict is Verdict.UNEXPECTED and not fault:
+                    fault = f"unexpected state {status}"
                 future._set_exception_if_pending(
                     OperationFailed(
                         self.describe(), resource=value, status=status, fault=fault, elapsed=elapsed
                     )
                 )
-            elif self.ready(value):
-                future._set_result_if_pending(value)
         except Exception as problem:  # a user's test or getter raised: fail this one only
             future._set_exception_if_pending(problem)
         return None
+
+    def _verdict(self, value: Any, status: str | None) -> Verdict | None:
+        if self.states is None:
+            if self.failed is not None and self.failed(value):
+                return Verdict.FAILED
+            return Verdict.READY if self.ready is not None and self.ready(value) else None
+        verdict = self.states.verdict(status)
+        # A state counts once nothing is in progress on the object: right after an
+        # action (or a deletion of an ERROR server) it may still show the old one.
+        if verdict is not None and self.settled is not None and not self.settled(value):
+            return None
+        return verdict
 
     def _judge_gone(self, elapsed: float) -> None:
         future = self.future

@@ -28,7 +28,7 @@ from osfutures.openstack.records import request_record
 from osfutures.openstack.specs import SPECS, OperationSpec, specs_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
-from osfutures.watch import Batch, state_tests
+from osfutures.watch import Batch
 
 __all__ = ["AsyncConnection", "AsyncProxy"]
 
@@ -99,7 +99,7 @@ def start_twin(
     kind = KINDS[spec.kind]
     method = getattr(getattr(conn, spec.service), spec.call)
     arguments = inspect.signature(method).bind(*args, **kwargs).arguments
-    targets = spec.targets(arguments)
+    states = spec.states(arguments)  # an unknown target verb is refused before the call
     result = method(*args, **kwargs)
     resource_id = spec.locate(arguments, result)
     if resource_id is None:
@@ -129,25 +129,14 @@ def start_twin(
         "batch_item": resource_id if batch is not None else None,
         "is_fatal": is_fatal,
     }
-    if spec.deletes:
-        failure = {s.lower() for s in spec.failure}
-        return monitor.watch(
-            fetch,
-            ready=lambda obj: False,
-            # Deleting an ERROR server leaves it in ERROR until it is gone: a failure
-            # state counts once no task (the deletion) is running on it any more.
-            failed=lambda obj: kind.state(obj) in failure and kind.settled(obj),
-            gone_ok=True,
-            **options,
-        )
-    ready, failed = state_tests(targets, spec.pending, spec.failure, kind.state)
-    # A state outside the sets only counts once the object has settled: right after
-    # an action Nova may still show the state the action started from.
-    terminal = {s.lower() for s in spec.failure}
+    # A state counts once no task runs on the object: right after an action Nova may
+    # still show the state it started from, and deleting an ERROR server shows ERROR
+    # until it is gone.
     return monitor.watch(
         fetch,
-        ready=lambda obj: ready(obj) and kind.settled(obj),
-        failed=lambda obj: failed(obj) and (kind.settled(obj) or kind.state(obj) in terminal),
+        states=states,
+        settled=kind.settled,
+        gone_ok=spec.deletes,
         gone_after=GONE_AFTER_CREATE if spec.cleanup else 1,
         initial=result if spec.cleanup and result is not None else None,
         **options,

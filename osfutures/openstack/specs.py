@@ -16,6 +16,8 @@ from typing import Any
 
 from openstack.baremetal.v1 import _common as baremetal_common
 
+from osfutures.watch import States
+
 __all__ = ["SPECS", "Locate", "OperationSpec", "argument", "returned", "specs_for"]
 
 #: Reads the watched object's id from the call's bound arguments and its result.
@@ -90,9 +92,15 @@ class OperationSpec:
         """True when success is the object's disappearance."""
         return not self.target and self.target_from is None
 
-    def targets(self, arguments: Mapping[str, Any]) -> frozenset[str]:
-        """The success states for this call's arguments."""
-        return self.target_from(arguments) if self.target_from else self.target
+    def states(self, arguments: Mapping[str, Any]) -> States:
+        """The state sets for this call's arguments.
+
+        Raises:
+            ValueError: the arguments ask for an outcome the table does not know
+                (e.g. an unknown baremetal provision verb).
+        """
+        target = self.target_from(arguments) if self.target_from else self.target
+        return States.of(target, self.pending, self.failure, allow_no_target=self.deletes)
 
 
 def _states(text: str) -> frozenset[str]:

@@ -31,10 +31,17 @@ class Clock:
         return datetime.fromtimestamp(self.epoch + at, tz=timezone.utc)
 
     def scenario_time(self, wall: datetime) -> float:
-        """Return the scenario time of a wall time (naive values are taken as UTC)."""
+        """Return the scenario time of a wall time (naive values are taken as UTC).
+
+        Wall times travel as text with microseconds at most, and float arithmetic on
+        an epoch of 1.7e9 s is itself off by a few tenths of a microsecond: the
+        result is rounded to the microsecond and moved one microsecond earlier,
+        so a timestamp printed from scenario time ``t`` and read back is never after
+        ``t`` (``changes-since`` of a server's own ``updated`` must include it).
+        """
         if wall.tzinfo is None:
             wall = wall.replace(tzinfo=timezone.utc)
-        return wall.timestamp() - self.epoch
+        return round(wall.timestamp() - self.epoch, 6) - 1e-6
 
 
 class MonotonicClock(Clock):
