@@ -151,6 +151,9 @@ class OperationFuture(Future[T], Generic[T]):
         self.attempts: list[Attempt] = []
         self.created_at = self.updated_at = time.time()
         self._runner = runner
+        # True once done; unlike done() it takes no lock, so the monitor can ask it
+        # of ten thousand futures per cycle (it may lag a cancel() by a moment).
+        self._over = False
         self._progress_callbacks: list[Callable[[ProgressUpdate], object]] = []
 
     def __repr__(self) -> str:
@@ -209,6 +212,16 @@ class OperationFuture(Future[T], Generic[T]):
 
     # -- resolution -----------------------------------------------------------
 
+    def set_result(self, result: T) -> None:
+        """Resolve the future (as :meth:`concurrent.futures.Future.set_result`)."""
+        super().set_result(result)
+        self._over = True
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        """Fail the future (as :meth:`concurrent.futures.Future.set_exception`)."""
+        super().set_exception(exception)
+        self._over = True
+
     def _set_result_if_pending(self, result: T) -> bool:
         try:
             self.set_result(result)
@@ -231,7 +244,10 @@ class OperationFuture(Future[T], Generic[T]):
         **nothing is deleted or stopped in the cloud**. To undo the work, delete the
         object yourself (e.g. from :attr:`sync_res`).
         """
-        return super().cancel()
+        cancelled = super().cancel()
+        if cancelled:
+            self._over = True
+        return cancelled
 
     def _mirror_progress(self, other: OperationFuture[Any]) -> None:
         """Show ``other``'s status and progress as ours from now on."""

@@ -599,7 +599,7 @@ class Monitor:
         else:
             # Everything of the group rides along: the list request costs the same.
             members = [
-                w for w in self._groups[group].values() if not w.inflight and not w.future.done()
+                w for w in self._groups[group].values() if not w.inflight and not w.future._over
             ]
             self._busy[group] = []
         for member in members:
@@ -634,7 +634,7 @@ class Monitor:
             watch.solo = False
             watch.polls += 1
             watch.last_error = watch.judge(value, error, now)
-            if watch.future.done():
+            if watch.future._over:
                 self._forget(watch)
             else:
                 self._schedule(watch, now)
