@@ -1,5 +1,10 @@
 """Sphinx configuration for the osfutures documentation."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+
 project = "osfutures"
 author = "the osfutures developers"
 copyright = "2026, the osfutures developers"
@@ -8,6 +13,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "twintable",
 ]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

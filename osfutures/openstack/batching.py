@@ -16,7 +16,8 @@ connection. Three strategies, from best to plainest:
 
 An id a lister does not return is fetched on its own by the monitor (through
 :meth:`Lister.fetch_one`), which settles whether it is gone or just not listed; the
-proof of concept took "missing from this page" for "deleted".
+proof of concept took "missing from this page" for "deleted". Only an object that a
+complete listing showed before and no longer shows is taken as gone without a GET.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Lister:
         self._get = get
         self._lock = threading.Lock()
         self._seen: dict[Hashable, Any] = {}
+        self._listed: set[Hashable] = set()
 
     def fetch_one(self, resource_id: str) -> Any:
         """GET one object (``GONE`` on 404) and remember it."""
@@ -71,14 +73,24 @@ class Lister:
         """The current copy of each of ``ids`` that one cycle of listing found."""
         wanted = set(ids)
         with self._lock:
-            listed = {obj.id: obj for obj in self._list(wanted) if obj.id in wanted}
+            everything = {obj.id: obj for obj in self._list(wanted)}
+            listed = {i: everything[i] for i in wanted if i in everything}
+            gone: set[Hashable] = set()
             if not self.incremental:
+                # A complete listing that no longer shows what the previous one showed:
+                # that object is gone (a GET each would only say 404). One never
+                # listed may be too new, or outside the listing (another project's):
+                # the monitor fetches it on its own.
+                gone = (self._listed & wanted) - everything.keys()
+                self._listed = set(everything)
                 self._seen.clear()
             self._seen.update(listed)
             # Forget what nobody watches any more, so the cache stays small.
             for stale in self._seen.keys() - wanted:
                 del self._seen[stale]
-            return {i: self._seen[i] for i in ids if i in self._seen}
+            found: dict[Hashable, Any] = dict.fromkeys(gone, GONE)
+            found.update((i, self._seen[i]) for i in ids if i in self._seen)
+            return found
 
     def _list(self, wanted: set[Hashable]) -> Iterable[Any]:
         raise NotImplementedError
