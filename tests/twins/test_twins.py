@@ -149,3 +149,33 @@ def test_connect_takes_openstack_connect_arguments(cloud: FakeCloud) -> None:
 def test_wrap_rejects_what_is_not_a_connection() -> None:
     with pytest.raises(TypeError, match="conn"):
         osfutures.wrap(object())
+
+
+def test_each_project_is_polled_through_its_own_connection(
+    monitor: osfutures.Monitor,
+) -> None:
+    from osfutures.testing import Credentials, Scenario
+
+    users = [Credentials("alice", "a-pass", "alpha"), Credentials("bob", "b-pass", "beta")]
+    with FakeCloud(seed=2, users=users, scenario=Scenario.fast(duration=0.3)) as cloud:
+        conns = [
+            osfutures.wrap(
+                cloud.connect(
+                    username=u.username, password=u.password, project_name=u.project_name
+                ),
+                monitor=monitor,
+            )
+            for u in users
+        ]
+        image = next(iter(conns[0].image.images())).id
+        futures = [
+            conn.compute.create_server_async(
+                name=f"{i}", flavor_id="1", image_id=image, networks="none"
+            )
+            for conn in conns
+            for i in range(10)
+        ]
+        assert all(f.result(timeout=30).status == "ACTIVE" for f in futures)
+        # A project's listing shows only its own servers: had both shared one batch,
+        # the other project's servers would have needed a GET each.
+        assert requests(cloud, SERVER_GET) == 0
