@@ -181,6 +181,8 @@ class _RetryRun(Generic[T]):
         self.current = current
         attempt.resource_id = outer.resource_id = getattr(current, "resource_id", None)
         outer.sync_res = getattr(current, "sync_res", None)
+        if outer.request is None:  # what was asked is what the first attempt asked
+            outer.request = getattr(current, "request", None)
         on_done = functools.partial(self._on_attempt_done, attempt)
         if isinstance(current, OperationFuture):
             outer._mirror_progress(current)

@@ -230,17 +230,10 @@ class AsyncProxy:
             **kwargs: Any,
         ) -> OperationFuture[Any]:
             monitor = self._monitor_or_default()
+            attempt = self._twin(spec)
 
             def start(timeout: float | None) -> OperationFuture[Any]:
-                return start_twin(
-                    self._conn,
-                    spec,
-                    args,
-                    kwargs,
-                    timeout=timeout,
-                    interval=interval,
-                    monitor=monitor,
-                )
+                return attempt(*args, timeout=timeout, interval=interval, **kwargs)
 
             return retrying(
                 start,
