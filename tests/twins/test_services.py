@@ -112,3 +112,13 @@ def test_share_create_and_delete(conn: osfutures.AsyncConnection) -> None:
     share = sfs.create_share_async(name="data", size=1, share_proto="NFS").result(timeout=30)
     assert share.status == "available"
     sfs.delete_share_async(share).result(timeout=30)
+
+
+def test_image_upload_waits_until_active(conn: osfutures.AsyncConnection) -> None:
+    future = conn.image.create_image_async(
+        name="img", data=b"x" * 1000, disk_format="qcow2", container_format="bare"
+    )
+    assert future.sync_res.status == "queued"
+    assert future.result(timeout=30).status == "active"
+    conn.image.delete_image_async(future.result()).result(timeout=30)
+    assert conn.image.find_image(future.resource_id) is None
