@@ -118,6 +118,7 @@ class Monitor:
         self._cond = threading.Condition()
         self._intake: deque[tuple[str, Any]] = deque()
         self._stopping = False
+        self._exited = False
         self._crashed: BaseException | None = None
         self._idle = False
         self._thread: threading.Thread | None = None
@@ -400,7 +401,7 @@ class Monitor:
             # After shutdown, the follow-ups of operations already running (a retry's
             # cleanup and relaunch, a chained step) still come in: they run on the
             # callback pool. New work from anywhere else is refused.
-            if self._stopping and not self._runner.in_worker():
+            if self._stopping and (self._exited or not self._runner.in_worker()):
                 raise MonitorShutdown(f"monitor {self.name!r} is shut down; it takes no new work")
             self._intake.append((kind, item))
             if self._thread is None:
@@ -435,6 +436,7 @@ class Monitor:
         with self._cond:
             while not self._intake:
                 if self._stopping and self._finished():
+                    self._exited = True  # decided under the lock: no work slips in after
                     return False
                 now = clock.now()
                 wake = self._next_wake()

@@ -496,3 +496,12 @@ def test_idle_monitor_does_not_spin() -> None:
         assert monitor.pending_count() == 1
     finally:
         monitor.shutdown(cancel_futures=True)
+
+
+def test_work_chained_after_the_monitor_finished_is_refused_not_lost() -> None:
+    monitor = Monitor(default_interval=0.01)
+    done = monitor.watch(lambda: {"status": "ACTIVE"}, ready=lambda o: True)
+    done.result(timeout=5)
+    monitor.shutdown()  # the thread has nothing left to watch and exits
+    chained = done.next(lambda vm: monitor.watch(lambda: vm, ready=lambda o: True))
+    assert isinstance(chained.exception(timeout=5), MonitorShutdown)
