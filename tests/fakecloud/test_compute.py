@@ -6,6 +6,7 @@ import pytest
 from openstack import connection, exceptions
 
 from osfutures.testing import FakeCloud, ManualClock, Scenario, Timing
+from osfutures.testing.fakecloud.registry import SERVICES
 
 from .conftest import Raw, boot
 
@@ -283,7 +284,11 @@ def test_create_image_answers_location_before_2_45_and_body_after(
     assert set(new.json()) == {"image_id"}
 
 
-@pytest.mark.fake_cloud(seed=3, clock=ManualClock, scenario=FAST)
+#: A cloud without block storage, where compute attaches any volume id.
+NO_CINDER = tuple(spec for spec in SERVICES if spec.service_type != "block-storage")
+
+
+@pytest.mark.fake_cloud(seed=3, clock=ManualClock, scenario=FAST, services=NO_CINDER)
 def test_volume_attachments(
     fake_cloud: FakeCloud, fake_conn: connection.Connection, raw: Raw
 ) -> None:

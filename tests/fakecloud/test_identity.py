@@ -55,11 +55,32 @@ def test_token_body_has_catalog_built_from_registry(raw: Raw) -> None:
     response = raw.session.get(url, headers=headers)
     assert response.status_code == 200
     token = response.json()["token"]
-    types = {entry["type"] for entry in token["catalog"]}
-    assert types == {"identity", "compute", "image"}
+    types = [entry["type"] for entry in token["catalog"]]
+    assert types == [
+        "identity",
+        "compute",
+        "image",
+        "block-storage",
+        "orchestration",
+        "load-balancer",
+        "shared-file-system",
+    ]
     compute = next(e for e in token["catalog"] if e["type"] == "compute")
     assert compute["endpoints"][0]["url"] == f"{raw.cloud.base_url}/compute/v2.1"
     assert token["expires_at"].endswith("Z")
+
+
+def test_every_registered_service_answers_through_openstacksdk(
+    fake_conn: connection.Connection,
+) -> None:
+    # The default cloud of the fixtures serves the whole registry.
+    assert list(fake_conn.block_storage.volumes()) == []
+    assert list(fake_conn.orchestration.stacks()) == []
+    assert list(fake_conn.load_balancer.load_balancers()) == []
+    assert list(fake_conn.shared_file_system.shares()) == []
+    assert fake_conn.block_storage.get_endpoint().endswith(
+        "/volume/v3/" + fake_conn.current_project_id
+    )
 
 
 def test_wrong_password_is_401_with_keystone_body(fake_cloud: FakeCloud) -> None:

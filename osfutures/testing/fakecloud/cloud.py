@@ -27,7 +27,10 @@ REGION = "RegionOne"
 
 
 class FakeCloud:
-    """A fake OpenStack cloud on loopback: keystone, nova and glance, over real HTTP.
+    """A fake OpenStack cloud on loopback, over real HTTP.
+
+    It serves keystone, nova, glance, cinder, heat, octavia and manila (the registry's
+    services) unless ``services`` says otherwise.
 
     Resources move through their states as the scenario clock moves; states are
     computed when read, so thousands of servers in flight cost no threads.
@@ -201,7 +204,9 @@ class FakeCloud:
         return self.context.clock.advance(seconds)
 
     def backend(self, name: str) -> Any:
-        """Return a service's backend (``"compute"``, ``"image"``, ``"identity"``).
+        """Return a service's backend (``"compute"``, ``"image"``, ``"identity"``,
+        ``"block-storage"``, ``"orchestration"``, ``"load-balancer"``,
+        ``"shared-file-system"``).
 
         :raises KeyError: if no such service runs.
         """

@@ -169,3 +169,42 @@ def render_glance(error: ApiError, wants_json: bool = True) -> Response:
         f"  {error.message}<br /><br />\n\n\n\n </body>\n</html>"
     )
     return _finish(error, Response(page, status=error.status, content_type="text/html"))
+
+
+def render_heat(error: ApiError, wants_json: bool = True) -> Response:
+    """Render as heat's fault middleware does.
+
+    ``error.type`` is the name of the exception heat raised: a service's own
+    :class:`ApiError` subclass is named after heat's exception (``EntityNotFound``); the
+    generic classes of this module stand for webob's (``HTTPBadRequest``).
+    """
+    cls = type(error)
+    kind = cls.__name__
+    if cls.__module__ == __name__:
+        kind = "HTTP" + error.title.replace(" ", "")
+    body = {
+        "explanation": _WEBOB_EXPLANATIONS.get(error.status, error.title),
+        "code": error.status,
+        "error": {"message": error.message, "traceback": None, "type": kind},
+        "title": error.title,
+    }
+    return _finish(error, json_response(body, error.status))
+
+
+def render_octavia(error: ApiError, wants_json: bool = True) -> Response:
+    """Render as octavia's WSME layer does: ``faultcode`` is Client for 4xx."""
+    fault = "Client" if error.status < 500 else "Server"
+    body = {"faultcode": fault, "faultstring": error.message, "debuginfo": None}
+    return _finish(error, json_response(body, error.status))
+
+
+# webob's explanation of each status, which heat puts beside the message.
+_WEBOB_EXPLANATIONS = {
+    400: "The server could not comply with the request since it is either malformed or "
+    "otherwise incorrect.",
+    403: "Access was denied to this resource.",
+    404: "The resource could not be found.",
+    409: "There was a conflict when trying to complete your request.",
+    500: "The server has either erred or is incapable of performing the requested operation.",
+    503: "The server is currently unavailable. Please try again at a later time.",
+}

@@ -14,9 +14,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .accounting import Accounting
+
+if TYPE_CHECKING:
+    from .service import Principal
 
 
 @dataclass(frozen=True)
@@ -171,3 +174,40 @@ class ResourceStore(Generic[R]):
     def _record(self, resource: R, state: Any, at: float) -> None:
         if state is not None:
             self._accounting.record_transition(self.kind, resource.id, str(state), at)
+
+
+class OwnedResource(Resource):
+    """A resource of one project, made by one user (servers, volumes, stacks, ...).
+
+    :param owner: the principal whose request created it.
+    """
+
+    def __init__(
+        self, resource_id: str, created_at: float, fields: dict[str, Any], owner: Principal
+    ) -> None:
+        super().__init__(resource_id, created_at, fields)
+        self.project_id = owner.project_id
+        self.user_id = owner.user_id
+        self.user_name = owner.user_name
+
+    def visible_to(self, principal: Principal) -> bool:
+        """Whether ``principal`` may see it: its own project's, or anything for an admin."""
+        return self.project_id == principal.project_id or principal.is_admin
+
+
+OwnedT = TypeVar("OwnedT", bound=OwnedResource)
+
+
+def find_owned(
+    store: ResourceStore[OwnedT],
+    principal: Principal,
+    resource_id: str,
+    now: float,
+    include_deleted: bool = False,
+) -> OwnedT | None:
+    """Return the resource as of ``now`` if ``principal`` may see it, else None.
+
+    The services answer another project's id as they answer an unknown one (404).
+    """
+    found = store.get(resource_id, now, include_deleted)
+    return found if found is not None and found.visible_to(principal) else None

@@ -9,6 +9,7 @@ without a response; the app reaches the socket through :class:`_Gateway`, which 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import socket
@@ -71,6 +72,20 @@ def route_template(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
+@functools.lru_cache(maxsize=16)
+def url_map(rules: tuple[tuple[str, tuple[str, ...]], ...]) -> Map:
+    """Return the werkzeug map of a routing table; rule ``i``'s endpoint is ``i``.
+
+    Compiling the rules is most of what building a FakeCloud costs, and every cloud with
+    the same services has the same table, so each table is compiled once per process (a
+    map is only read once built).
+    """
+    table = [
+        Rule(path, endpoint=key, methods=list(methods)) for key, (path, methods) in enumerate(rules)
+    ]
+    return Map(table, strict_slashes=False, merge_slashes=False)
+
+
 class FakeApp:
     """The WSGI application of one cloud.
 
@@ -91,16 +106,15 @@ class FakeApp:
         self._control_prefix = control_prefix
         self._targets: list[tuple[str, ServiceFrontend, Route, str]] = []
         self._prefixes: list[tuple[str, ServiceFrontend]] = []
-        rules = []
+        rules: list[tuple[str, tuple[str, ...]]] = []
         for prefix, frontend in frontends:
             self._prefixes.append((prefix, frontend))
             for route in frontend.routes():
                 path = prefix + route.rule
-                key = len(self._targets)
                 template = route_template(path.rstrip("/") or "/")
                 self._targets.append((prefix, frontend, route, template))
-                rules.append(Rule(path, endpoint=key, methods=list(route.methods)))
-        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
+                rules.append((path, tuple(route.methods)))
+        self._map = url_map(tuple(rules))
 
     @property
     def accounting(self) -> Accounting:

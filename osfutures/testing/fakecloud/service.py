@@ -7,7 +7,9 @@ routes, its error style and any per-request framing (Nova's microversion headers
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -18,9 +20,15 @@ from werkzeug.wrappers import Request, Response
 
 from .accounting import Accounting
 from .clock import Clock
-from .errors import ApiError, ErrorRenderer, render_keystone
+from .errors import ApiError, BadRequest, ErrorRenderer, NotAcceptable, render_keystone
 from .lifecycle import ResourceStore
 from .scenario import Scenario
+
+#: An API microversion, (major, minor).
+Version = tuple[int, int]
+#: The header of the microversion negotiation the services share.
+VERSION_HEADER = "OpenStack-API-Version"
+_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Call:
     now: float
     base_url: str
     prefix: str
-    version: tuple[int, int] = (0, 0)
+    version: Version = (0, 0)
 
     @property
     def root(self) -> str:
@@ -76,12 +84,15 @@ class Call:
     def json(self) -> Any:
         """Return the request body parsed as JSON, None when empty.
 
-        :raises ValueError: if the body is not JSON; the frontend words the error.
+        :raises ValueError: if the body is not JSON (or not text), with the parser's
+            message; the frontend words the error answer.
         """
         data = self.request.get_data()
         if not data:
             return None
-        return self.request.get_json(force=True, silent=False)
+        # Not request.get_json(): on bad JSON it raises werkzeug's own BadRequest, which
+        # no frontend renders, so the client would get a 500 instead of the service's 400.
+        return json.loads(data)
 
 
 Handler = Callable[..., Response]
@@ -148,6 +159,60 @@ def wants_json(request: Request) -> bool:
     """Whether the client accepts JSON errors (as openstacksdk always does)."""
     accept = request.headers.get("Accept", "")
     return not accept or "json" in accept or "*/*" in accept
+
+
+def version_text(version: Version) -> str:
+    """Return ``2.1`` for ``(2, 1)``."""
+    return f"{version[0]}.{version[1]}"
+
+
+def version_entry(header: str | None, service: str) -> str | None:
+    """Return what an ``OpenStack-API-Version`` header asks of one service.
+
+    :param header: the header's text, e.g. ``compute 2.79, volume 3.0``; None if absent.
+    :param service: the service name its entry starts with (``compute``, ``volume``).
+    :returns: the entry's version text (``2.79``, ``latest``, or ``""`` when the entry
+        names no version); None if the header has no entry for ``service``.
+    """
+    found = None
+    for part in (header or "").split(","):
+        name, _, value = part.strip().partition(" ")
+        if name.lower() == service:
+            found = value.strip()
+    return found
+
+
+def read_microversion(call: Call, text: str | None, minimum: Version, maximum: Version) -> None:
+    """Set ``call.version`` to the microversion asked for, as nova, cinder and manila do.
+
+    :param text: the version text the service found in its header (``2.79``,
+        ``latest``); None or blank asks for ``minimum``.
+    :param minimum: the oldest microversion the service supports.
+    :param maximum: the newest; ``latest`` asks for it.
+    :raises BadRequest: if the text is not ``Major.Minor``, worded as they word it;
+        ``call.version`` is left as it was.
+    :raises NotAcceptable: if the version is outside ``minimum..maximum``;
+        ``call.version`` is then the refused version, which the services echo on the 406.
+    """
+    requested = (text or "").strip()
+    if not requested:
+        call.version = minimum
+        return
+    if requested.lower() == "latest":
+        call.version = maximum
+        return
+    match = _VERSION_RE.match(requested)
+    if match is None:
+        raise BadRequest(
+            f"API Version String {requested} is of invalid format. Must be of format "
+            "MajorNum.MinorNum."
+        )
+    call.version = (int(match.group(1)), int(match.group(2)))
+    if not minimum <= call.version <= maximum:
+        raise NotAcceptable(
+            f"Version {requested} is not supported by the API. Minimum is "
+            f"{version_text(minimum)} and maximum is {version_text(maximum)}."
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from ..errors import BadRequest, Conflict, NotFound
-from ..lifecycle import Resource, ResourceStore, Step
+from ..lifecycle import OwnedResource, ResourceStore, Step, find_owned
 from ..scenario import Outcome, Plan
 from ..service import CloudContext, Principal
 
@@ -264,7 +264,7 @@ class Attachment:
     delete_on_termination: bool = False
 
 
-class Server(Resource):
+class Server(OwnedResource):
     """A Nova instance; the time-varying fields live in ``fields``.
 
     ``fields`` keys: status, vm_state, task_state, power_state, progress, host, fault,
@@ -283,10 +283,8 @@ class Server(Resource):
         index: int,
         request: Mapping[str, Any],
     ) -> None:
-        super().__init__(resource_id, created_at, fields)
+        super().__init__(resource_id, created_at, fields, owner)
         self.name = name
-        self.project_id = owner.project_id
-        self.user_id = owner.user_id
         self.image_id = image_id
         self.index = index
         self.request = request
@@ -343,8 +341,8 @@ class ComputeBackend:
 
         :raises NotFound: if it does not exist, is deleted, or belongs to another project.
         """
-        found: Server | None = self.servers.get(server_id, now)
-        if found is None or (found.project_id != owner.project_id and not owner.is_admin):
+        found: Server | None = find_owned(self.servers, owner, server_id, now)
+        if found is None:
             raise NotFound(f"Instance {server_id} could not be found.")
         return found
 

@@ -12,8 +12,17 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..clock import isotime, parse_isotime
-from ..errors import BadRequest, NotAcceptable, json_response, render_nova
-from ..service import Call, CloudContext, Route, ServiceFrontend
+from ..errors import BadRequest, json_response, render_nova
+from ..service import (
+    VERSION_HEADER,
+    Call,
+    CloudContext,
+    Route,
+    ServiceFrontend,
+    read_microversion,
+    version_entry,
+)
+from ..service import version_text as _text
 from . import urls
 from .models import (
     FILTER_STATUSES,
@@ -27,18 +36,12 @@ from .models import (
 MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 100)
 MAX_LIMIT = 1000  # Nova's osapi_max_limit
-VERSION_HEADER = "OpenStack-API-Version"
 LEGACY_VERSION_HEADER = "X-OpenStack-Nova-API-Version"
 # Nova shows progress only in these statuses.
 PROGRESS_STATUSES = frozenset(
     {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
 )
-_VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 _NAME_RE = re.compile(r"^(?! )[\S ]*(?<! )$")
-
-
-def _text(version: tuple[int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
 
 
 def invalid(field: str, value: Any, reason: str) -> BadRequest:
@@ -110,31 +113,11 @@ class ComputeResponses(ServiceFrontend):
         :raises BadRequest: on a malformed version.
         :raises NotAcceptable: on a version outside the supported range.
         """
-        call.version = MIN_VERSION
-        requested = None
-        for part in call.request.headers.get(VERSION_HEADER, "").split(","):
-            service, _, value = part.strip().partition(" ")
-            if service.lower() == "compute":
-                requested = value.strip()
+        headers = call.request.headers
+        requested = version_entry(headers.get(VERSION_HEADER), "compute")
         if requested is None:
-            requested = call.request.headers.get(LEGACY_VERSION_HEADER)
-        if not requested:
-            return
-        if requested.lower() == "latest":
-            call.version = MAX_VERSION
-            return
-        match = _VERSION_RE.match(requested)
-        if match is None:
-            raise BadRequest(
-                f"API Version String {requested} is of invalid format. Must be of format "
-                "MajorNum.MinorNum."
-            )
-        call.version = (int(match.group(1)), int(match.group(2)))
-        if not MIN_VERSION <= call.version <= MAX_VERSION:
-            raise NotAcceptable(
-                f"Version {requested} is not supported by the API. Minimum is "
-                f"{_text(MIN_VERSION)} and maximum is {_text(MAX_VERSION)}."
-            )
+            requested = headers.get(LEGACY_VERSION_HEADER)
+        read_microversion(call, requested, MIN_VERSION, MAX_VERSION)
 
     def finish(self, call: Call, response: Response) -> Response:
         """Echo the microversion in effect, as Nova does on every v2.1 answer."""

@@ -1,0 +1,273 @@
+"""Heat's answers: the lookup redirect, stack bodies, create/update/delete."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Response
+
+from ..clock import isotime
+from ..errors import BadRequest, Forbidden, json_response, render_heat
+from ..service import Call, CloudContext, Route, ServiceFrontend
+from . import urls
+from .models import VERSION_KEYS, OrchestrationBackend, Stack, StackSpec
+
+#: Request fields kept and shown back as heat shows them.
+OPTIONS = ("timeout_mins", "disable_rollback", "tags")
+#: The keys of a stack in lists (heat's stacks_view.basic_keys).
+LIST_KEYS = (
+    "id",
+    "links",
+    "stack_name",
+    "description",
+    "stack_status",
+    "stack_status_reason",
+    "creation_time",
+    "deletion_time",
+    "updated_time",
+    "stack_owner",
+    "parent",
+    "stack_user_project_id",
+    "tags",
+)
+
+
+def _load(text: str, what: str) -> Any:
+    """Parse JSON or YAML text as heat's template_format does.
+
+    :raises BadRequest: with heat's wording (``Template not in valid format: ...``).
+    """
+    try:
+        if text.lstrip().startswith("{"):
+            return json.loads(text)
+        # PyYAML comes with openstacksdk; FakeCloud needs it for nothing else.
+        return importlib.import_module("yaml").safe_load(text)
+    except Exception as error:  # json's ValueError or yaml.YAMLError, known only at runtime
+        raise BadRequest(f"{what} not in valid format: {error}") from None
+
+
+def parse_template(text: str) -> dict[str, Any]:
+    """Parse a template given as text.
+
+    :raises BadRequest: if it is not a template, with heat's wording.
+    """
+    parsed = _load(text, "Template")
+    if not isinstance(parsed, dict) or not any(key in parsed for key in VERSION_KEYS):
+        raise BadRequest("Template not in valid format: Template format version not found.")
+    # Heat's YAML loader keeps timestamps as text, so 2021-04-16 stays a version string.
+    for key in VERSION_KEYS:
+        if key in parsed and not isinstance(parsed[key], (dict, list)):
+            parsed[key] = str(parsed[key])
+    return parsed
+
+
+class OrchestrationResponses(ServiceFrontend):
+    """The heat frontend.
+
+    :param context: the cloud; makes the :class:`OrchestrationBackend` and registers it
+        as ``orchestration``.
+    """
+
+    render_error = staticmethod(render_heat)
+
+    def __init__(self, context: CloudContext) -> None:
+        super().__init__(context)
+        self.backend = OrchestrationBackend(context)
+        context.backends["orchestration"] = self.backend
+
+    def routes(self) -> Sequence[Route]:
+        """Return the routing table."""
+        return urls.routes(self)
+
+    def versions(self, call: Call) -> Response:
+        """GET /: heat's one version, 300 Multiple Choices."""
+        v1 = {
+            "id": "v1.0",
+            "status": "CURRENT",
+            "links": [{"rel": "self", "href": f"{call.root}/v1/"}],
+        }
+        return json_response({"versions": [v1]}, 300)
+
+    # -- stacks ----------------------------------------------------------------------
+
+    def list_stacks(self, call: Call, project_id: str) -> Response:
+        """GET /stacks: filters name, status, action (heat's split of stack_status)."""
+        self._check_project(call, project_id)
+        args = call.request.args
+        show_deleted = args.get("show_deleted", "false").lower() in ("true", "1", "yes", "on")
+        views = []
+        for stack in self.backend.list_stacks(call.caller, call.now, show_deleted):
+            if any(
+                key in args and args.getlist(key) and value not in args.getlist(key)
+                for key, value in (
+                    ("name", stack.name),
+                    ("status", stack.status),
+                    ("action", stack.action),
+                )
+            ):
+                continue
+            view = self._view(call, stack)
+            views.append({key: view[key] for key in LIST_KEYS})
+        return json_response({"stacks": views})
+
+    def create_stack(self, call: Call, project_id: str) -> Response:
+        """POST /stacks: 201 with id and links."""
+        self._check_project(call, project_id)
+        body = self._body(call)
+        if "stack_name" not in body:
+            raise BadRequest("No stack name specified")
+        stack = self.backend.create(call.caller, call.now, body["stack_name"], self._spec(body))
+        links = self._links(call, stack)
+        response = json_response({"stack": {"id": stack.id, "links": links}}, 201)
+        response.headers["Location"] = links[0]["href"]
+        return response
+
+    def lookup(self, call: Call, project_id: str, stack_name: str) -> Response:
+        """Any method on /stacks/{name or id}: 302 to /stacks/{name}/{id}, query kept."""
+        self._check_project(call, project_id)
+        stack = self.backend.identify(call.caller, stack_name, call.now)
+        location = self._links(call, stack)[0]["href"]
+        if call.request.args:
+            location += "?" + urlencode(list(call.request.args.items(multi=True)))
+        response = Response(status=302, content_type="text/plain; charset=UTF-8")
+        response.headers["Location"] = location
+        return response
+
+    def show_stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Response:
+        """GET /stacks/{name}/{id}: deleted stacks show as DELETE_COMPLETE."""
+        self._check_project(call, project_id)
+        stack = self.backend.stack(call.caller, stack_id, call.now, stack_name)
+        return json_response({"stack": self._view(call, stack)})
+
+    def update_stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Response:
+        """PUT /stacks/{name}/{id}: 202, UPDATE_IN_PROGRESS."""
+        self._check_project(call, project_id)
+        body = self._body(call)
+        self.backend.update(call.caller, stack_id, stack_name, call.now, self._spec(body))
+        return Response(status=202, content_type="application/json")
+
+    def delete_stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Response:
+        """DELETE /stacks/{name}/{id}: 204, DELETE_IN_PROGRESS."""
+        self._check_project(call, project_id)
+        self.backend.delete(call.caller, stack_id, stack_name, call.now)
+        return Response(status=204)
+
+    # -- requests --------------------------------------------------------------------
+
+    @staticmethod
+    def _check_project(call: Call, project_id: str) -> None:
+        # Heat's policy wrapper refuses a URL naming another project.
+        if project_id != call.caller.project_id and not call.caller.is_admin:
+            raise Forbidden("Access was denied to this resource.")
+
+    @staticmethod
+    def _body(call: Call) -> dict[str, Any]:
+        try:
+            body = call.json()
+        except ValueError as error:
+            # Heat's JSON deserializer answers with the parser's message.
+            raise BadRequest(str(error)) from None
+        return body if isinstance(body, dict) else {}
+
+    @classmethod
+    def _spec(cls, body: Mapping[str, Any]) -> StackSpec:
+        return StackSpec(
+            template=cls._template(body),
+            parameters=cls._parameters(body),
+            options={key: body[key] for key in OPTIONS if key in body},
+        )
+
+    @staticmethod
+    def _template(body: Mapping[str, Any]) -> dict[str, Any]:
+        if "template" in body:
+            template = body["template"]
+            if isinstance(template, dict):
+                return template
+            if isinstance(template, str):
+                return parse_template(template)
+        elif "template_url" in body:
+            # Nothing is fetched from the loopback cloud: heat's answer to a dead URL.
+            url = body["template_url"]
+            raise BadRequest(f"Could not retrieve template: Failed to retrieve template: {url}")
+        raise BadRequest("No template specified")
+
+    @staticmethod
+    def _parameters(body: Mapping[str, Any]) -> dict[str, Any]:
+        environment = body.get("environment") or {}
+        if isinstance(environment, str):
+            environment = _load(environment, "Environment") or {}
+        merged = dict(environment.get("parameters") or {})
+        merged.update(body.get("parameters") or {})
+        return merged
+
+    # -- views -----------------------------------------------------------------------
+
+    def _links(self, call: Call, stack: Stack) -> list[dict[str, str]]:
+        href = f"{call.root}/v1/{stack.project_id}/stacks/{stack.name}/{stack.id}"
+        return [{"href": href, "rel": "self"}]
+
+    def _time(self, at: float | None) -> str | None:
+        return None if at is None else isotime(self.context.clock.wall(at))
+
+    def _view(self, call: Call, stack: Stack) -> dict[str, Any]:
+        """The stack body of show (heat's engine api.format_stack)."""
+        f = stack.fields
+        template: dict[str, Any] = f["template"]
+        options: dict[str, Any] = f["options"]
+        description = template.get("description", "No description")
+        view: dict[str, Any] = {
+            "capabilities": [],
+            "creation_time": self._time(stack.created_at),
+            "deletion_time": self._time(f["deletion_time"]),
+            "description": description,
+            "disable_rollback": bool(options.get("disable_rollback", True)),
+            "id": stack.id,
+            "links": self._links(call, stack),
+            "notification_topics": [],
+            "parameters": self._shown_parameters(stack),
+            "parent": None,
+            "stack_name": stack.name,
+            "stack_owner": stack.user_name,
+            "stack_status": f["stack_status"],
+            "stack_status_reason": f["stack_status_reason"],
+            "stack_user_project_id": f["stack_user_project_id"],
+            "tags": options.get("tags"),
+            "template_description": description,
+            "timeout_mins": options.get("timeout_mins"),
+            "updated_time": self._time(f["updated_time"]),
+        }
+        # Heat resolves no outputs of a deleted stack.
+        if f["stack_status"] != "DELETE_COMPLETE":
+            view["outputs"] = [
+                {
+                    "output_key": key,
+                    "description": (spec or {}).get("description", "No description given"),
+                    # Intrinsic functions are not evaluated: no resources exist.
+                    "output_value": None
+                    if isinstance((spec or {}).get("value"), dict)
+                    else (spec or {}).get("value"),
+                }
+                for key, spec in (template.get("outputs") or {}).items()
+            ]
+        return view
+
+    @staticmethod
+    def _shown_parameters(stack: Stack) -> dict[str, str]:
+        declared: dict[str, Any] = stack.fields["template"].get("parameters") or {}
+        given: dict[str, Any] = stack.fields["parameters"]
+        shown = {
+            name: str(given.get(name, (spec or {}).get("default", "")))
+            for name, spec in declared.items()
+        }
+        shown.update(
+            {
+                "OS::project_id": stack.project_id,
+                "OS::stack_id": stack.id,
+                "OS::stack_name": stack.name,
+            }
+        )
+        return shown

@@ -1,0 +1,182 @@
+"""Manila's backend: shares created, resized and deleted over scenario time, no HTTP.
+
+Each operation sets its transitional status at once (``creating``, ``extending``,
+``shrinking``, ``deleting``) and ends in ``available`` (or gone, for a delete) or in the
+operation's error status, as the scenario plans; a stuck plan never ends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import BadRequest, Forbidden, NotFound
+from ..lifecycle import OwnedResource, ResourceStore, Step, find_owned
+from ..scenario import Outcome
+from ..service import CloudContext, Principal
+
+#: Manila's enabled_share_protocols default.
+PROTOCOLS = ("NFS", "CIFS")
+#: The statuses a share may be deleted from without force.
+DELETABLE = ("available", "error", "inactive")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One share operation: its status while it runs and when it fails."""
+
+    key: str
+    running: str
+    failed: str
+
+
+OPERATIONS = {
+    op.key: op
+    for op in (
+        Operation("create", "creating", "error"),
+        Operation("extend", "extending", "extending_error"),
+        Operation("shrink", "shrinking", "shrinking_error"),
+        Operation("delete", "deleting", "error_deleting"),
+    )
+}
+
+
+class Share(OwnedResource):
+    """A manila share; ``fields`` holds status, size, name, description, share_proto,
+    metadata, is_public and ``deleted``."""
+
+    @property
+    def name(self) -> str:
+        """The name ('' when unnamed)."""
+        return str(self.fields.get("name") or "")
+
+    @property
+    def status(self) -> str:
+        """The status as of the last settle."""
+        return str(self.fields["status"])
+
+
+def _invalid_input(reason: str) -> BadRequest:
+    return BadRequest(f"Invalid input received: {reason}.")
+
+
+def _invalid_share(reason: str) -> BadRequest:
+    return BadRequest(f"Invalid share: {reason}.")
+
+
+class SharedFileSystemBackend:
+    """The shares of one cloud.
+
+    :param context: the cloud.
+    """
+
+    def __init__(self, context: CloudContext) -> None:
+        self.context = context
+        self.shares: ResourceStore[Share] = context.new_store("share")
+
+    def get(self, owner: Principal, share_id: str, now: float) -> Share:
+        """Return a live share of the caller's project.
+
+        :raises NotFound: with manila's wording.
+        """
+        found = find_owned(self.shares, owner, share_id, now)
+        if found is None:
+            raise NotFound(f"Share {share_id} could not be found.")
+        return found
+
+    def list_shares(self, owner: Principal, now: float) -> list[Share]:
+        """Return the caller's live shares, newest first (manila sorts by created_at)."""
+        return [
+            share
+            for share in self.shares.newest_first(now)
+            if not share.deleted and share.project_id == owner.project_id
+        ]
+
+    def create(self, owner: Principal, now: float, spec: Mapping[str, Any]) -> Share:
+        """Accept a share: ``creating``, then ``available`` or ``error``.
+
+        :raises BadRequest: on a size or protocol manila refuses, with its wording.
+        """
+        size = spec.get("size")
+        if isinstance(size, bool) or not str(size).isdigit() or int(str(size)) <= 0:
+            raise _invalid_input(f"Share size '{size}' must be an integer and greater than 0")
+        proto = spec.get("share_proto")
+        if not isinstance(proto, str) or proto.upper() not in PROTOCOLS:
+            raise _invalid_input(
+                f"Invalid share protocol provided: {proto}. It is either disabled or "
+                f"unsupported. Available protocols: {list(PROTOCOLS)}"
+            )
+        fields = {
+            "name": spec.get("name"),
+            "description": spec.get("description"),
+            "share_proto": proto.upper(),
+            "size": int(str(size)),
+            "metadata": dict(spec.get("metadata") or {}),
+            "is_public": bool(spec.get("is_public", False)),
+            "availability_zone": spec.get("availability_zone") or "nova",
+            "status": "creating",
+            "deleted": False,
+        }
+        share = Share(self.context.new_uuid(), now, fields, owner)
+        self.shares.add(share)
+        self._run(share, "create", now, {})
+        return share
+
+    def delete(self, owner: Principal, share_id: str, now: float) -> None:
+        """Start deleting: ``deleting``, then gone (404).
+
+        :raises Forbidden: unless available, error or inactive, as manila answers.
+        """
+        share = self.get(owner, share_id, now)
+        if share.status not in DELETABLE:
+            raise Forbidden(f"Invalid share: Share status must be one of {DELETABLE}.")
+        self._run(share, "delete", now, {"status": "deleted", "deleted": True})
+
+    def extend(self, owner: Principal, share_id: str, new_size: int, now: float) -> None:
+        """Start extending: ``extending``, then ``available`` at the new size.
+
+        :raises BadRequest: unless available and growing, with manila's wording.
+        """
+        share = self.get(owner, share_id, now)
+        if share.status != "available":
+            raise _invalid_share(
+                f"Share {share.id} status must be 'available' to extend, but current status "
+                f"is: {share.status}."
+            )
+        if new_size <= share.fields["size"]:
+            raise _invalid_input(
+                "New size for extend must be greater than current size. (current: "
+                f"{share.fields['size']}, extended: {new_size})."
+            )
+        self._run(share, "extend", now, {"size": new_size})
+
+    def shrink(self, owner: Principal, share_id: str, new_size: int, now: float) -> None:
+        """Start shrinking: ``shrinking``, then ``available`` at the new size.
+
+        :raises BadRequest: unless available and shrinking above 0, with manila's wording.
+        """
+        share = self.get(owner, share_id, now)
+        allowed = ("available", "shrinking_possible_data_loss_error")
+        if share.status not in allowed:
+            raise _invalid_share(
+                f"Share {share.id} status must in ({', '.join(allowed)}) to shrink, but "
+                f"current status is: {share.status}."
+            )
+        if not 0 < new_size < share.fields["size"]:
+            raise _invalid_input(
+                "New size for shrink must be less than current size and greater than 0 "
+                f"(current: {share.fields['size']}, new: {new_size})"
+            )
+        self._run(share, "shrink", now, {"size": new_size})
+
+    def _run(self, share: Share, key: str, now: float, done: Mapping[str, Any]) -> None:
+        op = OPERATIONS[key]
+        plan = self.context.scenario.plan("share", key, share.name, share.plan_key())
+        steps = [Step(now, {"status": op.running})]
+        end = now + plan.duration
+        if plan.outcome is Outcome.ERROR:
+            steps.append(Step(end, {"status": op.failed}))
+        elif plan.outcome is Outcome.OK:
+            steps.append(Step(end, {"status": "available", **done}))
+        self.shares.schedule(share, now, steps)
