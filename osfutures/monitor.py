@@ -59,6 +59,22 @@ def _not_transient(error: BaseException) -> bool:
     return not is_transient(error)
 
 
+class _Group:
+    """The watches one batch request polls, and when that request is next due.
+
+    A group has one entry in the poll heap, not one per member: at ten thousand
+    watched servers a cycle costs one heap push, not ten thousand.
+    """
+
+    __slots__ = ("batch", "busy", "due", "members")
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.members: dict[int, Watch] = {}
+        self.due: float | None = None  # time of its live heap entry, if any
+        self.busy = False  # its request is in flight
+
+
 class Monitor:
     """Watches many long-running operations from one thread.
 
@@ -126,16 +142,15 @@ class Monitor:
         # Owned by the monitor thread alone. The heaps hold watch ids, not watches,
         # so an entry left behind by a finished operation keeps nothing alive.
         self._watches: dict[int, Watch] = {}
-        self._groups: dict[Hashable, dict[int, Watch]] = {}
-        self._due: list[tuple[float, int]] = []
+        self._groups: dict[Hashable, _Group] = {}
+        # (time, sequence, what is due): an unbatched watch, or a whole batch group.
+        self._due: list[tuple[float, int, Watch | _Group]] = []
         self._deadlines: list[tuple[float, int]] = []
         self._taking: list[tuple[str, Any]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
-        # token -> (time limit, members, batch key or None)
-        self._inflight: dict[int, tuple[float, list[Watch], Hashable]] = {}
+        # token -> (time limit, members, their group or None)
+        self._inflight: dict[int, tuple[float, list[Watch], _Group | None]] = {}
         self._abandoned: set[int] = set()
-        # Batch keys with a probe in flight -> watches that came due meanwhile.
-        self._busy: dict[Hashable, list[Watch]] = {}
         self._seq = itertools.count()
         self._throttled_until = -math.inf
 
@@ -485,18 +500,21 @@ class Monitor:
         # Probes still out can only report on cancelled work: stop waiting for them.
         self._abandoned.update(self._inflight)
         self._inflight.clear()
-        self._busy.clear()
+        for group in self._groups.values():
+            group.busy = False
 
     def _add(self, watch: Watch) -> None:
         if watch.future.done():  # cancelled before the monitor saw it
             return
         key = watch.future.id
         watch.deadline = watch.started + watch.timeout
-        watch.next_poll = watch.started + watch.interval.delay(0, self._rng)
         self._watches[key] = watch
         if watch.batch is not None:
-            self._groups.setdefault(watch.batch.key, {})[key] = watch
-        heapq.heappush(self._due, (watch.next_poll, key))
+            group = self._groups.get(watch.batch.key)
+            if group is None:
+                group = self._groups[watch.batch.key] = _Group(watch.batch)
+            group.members[key] = watch
+        self._poll_at(watch, watch.started + watch.interval.delay(0, self._rng))
         if math.isfinite(watch.deadline):
             heapq.heappush(self._deadlines, (watch.deadline, key))
 
@@ -506,8 +524,8 @@ class Monitor:
         if watch.batch is not None:
             group = self._groups.get(watch.batch.key)
             if group is not None:
-                group.pop(key, None)
-                if not group:
+                group.members.pop(key, None)
+                if not group.members:
                     del self._groups[watch.batch.key]
 
     def _compact(self) -> None:
@@ -517,16 +535,19 @@ class Monitor:
         if len(self._deadlines) > 2 * live + 1024:
             self._deadlines = [e for e in self._deadlines if e[1] in self._watches]
             heapq.heapify(self._deadlines)
-        if len(self._due) > 2 * live + 1024:
-            self._due = [e for e in self._due if self._due_entry(*e) is not None]
+        if len(self._due) > 2 * (live + len(self._groups)) + 1024:
+            self._due = [e for e in self._due if self._is_current(e[0], e[2])]
             heapq.heapify(self._due)
 
-    def _due_entry(self, when: float, key: int) -> Watch | None:
-        """The watch a poll-heap entry stands for, or None if the entry is stale."""
-        watch = self._watches.get(key)
-        if watch is None or watch.inflight or watch.next_poll != when:
-            return None
-        return watch
+    def _is_current(self, when: float, item: Watch | _Group) -> bool:
+        """Whether a poll-heap entry still stands (entries are never removed early)."""
+        if isinstance(item, _Group):
+            return item.due == when and not item.busy and self._groups.get(item.batch.key) is item
+        return (
+            self._watches.get(item.future.id) is item
+            and not item.inflight
+            and item.next_poll == when
+        )
 
     def _expire(self, now: float) -> None:
         deadlines = self._deadlines
@@ -560,30 +581,24 @@ class Monitor:
             del self._inflight[token]
             self._abandoned.add(token)
             self._probes.lost()
-            self._release(group, now)
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
             for watch in members:
                 watch.inflight = False
                 if self._watches.get(watch.future.id) is watch:
                     watch.last_error = error
                     self._schedule(watch, now)
+            self._release(group)
 
     def _dispatch_due(self, now: float) -> None:
         due = self._due
         while due and due[0][0] <= now:
-            watch = self._due_entry(*due[0])
-            if watch is None:
+            when, _, item = due[0]
+            if not self._is_current(when, item):
                 heapq.heappop(due)
                 continue
-            if watch.future.done():  # cancelled by its user
+            if isinstance(item, Watch) and item.future.done():  # cancelled by its user
                 heapq.heappop(due)
-                self._forget(watch)
-                continue
-            group = None if watch.batch is None or watch.solo else watch.batch.key
-            if group in self._busy:
-                # One request per batch at a time: it goes with the next one.
-                heapq.heappop(due)
-                self._busy[group].append(watch)
+                self._forget(item)
                 continue
             if len(self._inflight) >= self._probe_workers:
                 return  # every probe thread is busy; a result will wake us
@@ -593,22 +608,30 @@ class Monitor:
                     self._throttled_until = now + wait
                     return
             heapq.heappop(due)
-            self._launch(watch, group, now)
+            self._launch(item, now)
 
-    def _launch(self, watch: Watch, group: Hashable, now: float) -> None:
-        if group is None:
-            members = [watch]
+    def _launch(self, item: Watch | _Group, now: float) -> None:
+        group: _Group | None = None
+        batch = None
+        if isinstance(item, Watch):
+            members = [item]
         else:
-            # Everything of the group rides along: the list request costs the same.
-            members = [
-                w for w in self._groups[group].values() if not w.inflight and not w.future._over
-            ]
-            self._busy[group] = []
+            # One request for the whole group: every member rides along.
+            group, batch = item, item.batch
+            members = []
+            for watch in list(group.members.values()):
+                if watch.future._over:  # cancelled by its user
+                    self._forget(watch)
+                elif not watch.inflight and not watch.solo:
+                    members.append(watch)
+            group.due = None
+            if not members:
+                return
+            group.busy = True
         for member in members:
             member.inflight = True
         token = next(self._seq)
         self._inflight[token] = (now + self.probe_timeout, members, group)
-        batch = None if group is None else watch.batch
         self._probes.submit(functools.partial(self._probe_and_report, token, batch, members))
 
     def _probe_and_report(self, token: int, batch: Batch | None, members: list[Watch]) -> None:
@@ -622,7 +645,6 @@ class Monitor:
         flight = self._inflight.pop(token, None)
         if flight is None:
             return
-        self._release(flight[2], now)
         for watch, value, error in results:
             watch.inflight = False
             if self._watches.get(watch.future.id) is not watch:
@@ -630,8 +652,7 @@ class Monitor:
             if value is NOT_LISTED:
                 # Gone, or just not in the list: its own fetch, as soon as allowed, says.
                 watch.solo = True
-                watch.next_poll = now
-                heapq.heappush(self._due, (now, watch.future.id))
+                self._poll_at(watch, now)
                 continue
             watch.solo = False
             watch.polls += 1
@@ -640,21 +661,37 @@ class Monitor:
                 self._forget(watch)
             else:
                 self._schedule(watch, now)
+        self._release(flight[2])
 
-    def _release(self, group: Hashable, now: float) -> None:
-        """The probe of ``group`` is over: what came due meanwhile is scheduled."""
+    def _release(self, group: _Group | None) -> None:
+        """The probe of ``group`` is over: it is due again when its soonest member is."""
         if group is None:
             return
-        for watch in self._busy.pop(group, ()):
-            if self._watches.get(watch.future.id) is watch and not watch.inflight:
-                self._schedule(watch, now)
+        group.busy = False
+        polls = [w.next_poll for w in group.members.values() if not w.inflight and not w.solo]
+        if polls:
+            self._push_group(group, min(polls))
 
     def _schedule(self, watch: Watch, now: float) -> None:
         delay = watch.interval.delay(watch.polls, self._rng)
         if watch.last_error is not None:
             delay = max(delay, retry_after(watch.last_error) or 0.0)
-        watch.next_poll = now + delay
-        heapq.heappush(self._due, (watch.next_poll, watch.future.id))
+        self._poll_at(watch, now + delay)
+
+    def _poll_at(self, watch: Watch, when: float) -> None:
+        watch.next_poll = when
+        if watch.batch is None or watch.solo:
+            heapq.heappush(self._due, (when, next(self._seq), watch))
+            return
+        group = self._groups[watch.batch.key]
+        # A member only moves its group earlier; a busy group is rescheduled from
+        # all its members' times when its request is over (_release).
+        if not group.busy and (group.due is None or when < group.due):
+            self._push_group(group, when)
+
+    def _push_group(self, group: _Group, when: float) -> None:
+        group.due = when
+        heapq.heappush(self._due, (when, next(self._seq), group))
 
     def _next_wake(self) -> float | None:
         candidates = []
