@@ -145,11 +145,15 @@ def _status_code(error: BaseException) -> int | None:
 def is_transient(error: BaseException) -> bool:
     """Whether a failed request may succeed if simply made again later.
 
-    True for connection errors and timeouts of the transport (``OSError``, which
-    includes ``requests``' connection errors), and for errors carrying an HTTP status
-    (``error.status_code`` or ``error.response.status_code``) of 408, 425, 429 or 5xx.
+    True for errors that say when to ask again (a ``Retry-After``, as Nova's 413
+    OverLimit has), for connection errors and timeouts of the transport (``OSError``,
+    which includes ``requests``' connection errors), and for errors carrying an HTTP
+    status (``error.status_code`` or ``error.response.status_code``) of 408, 425, 429
+    or 5xx.
     A 400, 401, 403 or 404 is not transient: asking again gives the same answer.
     """
+    if retry_after(error) is not None:  # the server said when to ask again (413 OverLimit)
+        return True
     code = _status_code(error)
     if code is not None:  # an answer (requests' HTTPError is an OSError too)
         return code in TRANSIENT_HTTP_STATUSES or 500 <= code < 600

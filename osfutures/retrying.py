@@ -73,7 +73,9 @@ def retrying(
             per-attempt timeout (``tout``).
         cleanup: given a failed attempt's future, removes what it left behind and
             returns a future that is done once that is gone (or ``None`` when
-            there was nothing to do). ``None`` skips cleanup.
+            there was nothing to do). ``None`` skips cleanup. If cleanup fails,
+            no further attempt is made (it would leave one more broken object
+            beside the first): the future fails with ``RetriesExhausted``.
         try_count: the most attempts to make (>= 1).
         tout: each attempt's timeout in seconds; ``None`` lets ``start`` decide.
         retry: a tenacity retry strategy deciding which errors are worth another
@@ -245,7 +247,7 @@ class _RetryRun(Generic[T]):
         self, failed: Future[T] | None, error: BaseException, decision: float | None
     ) -> None:
         again = decision is not None and math.isfinite(decision)
-        finish = functools.partial(self._next_step, decision, error)
+        finish = functools.partial(self._next_step, decision, error, failed)
         if failed is not None and self.cleanup is not None and (again or self.cleanup_last):
             attempt = self.future.attempts[-1]
             try:
@@ -274,11 +276,16 @@ class _RetryRun(Generic[T]):
             )
         finish()
 
-    def _next_step(self, decision: float | None, error: BaseException) -> None:
+    def _next_step(
+        self, decision: float | None, error: BaseException, failed: Future[T] | None
+    ) -> None:
         outer = self.future
+        # What a failed attempt left may still be there if its cleanup failed: a
+        # relaunch would add another broken object beside it, attempt after attempt.
+        stuck = failed is not None and outer.attempts[-1].cleanup_error is not None
         if decision is None:
             outer._set_exception_if_pending(error)
-        elif not math.isfinite(decision):
+        elif not math.isfinite(decision) or stuck:
             outer._set_exception_if_pending(RetriesExhausted(outer.name, outer.attempts))
         else:
             self.state.idle_for += decision

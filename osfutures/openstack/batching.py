@@ -37,6 +37,8 @@ __all__ = ["ChangesSinceLister", "IdFilterLister", "Lister", "ProjectLister"]
 #: allowing for a cloud whose clock runs behind ours. Later queries are anchored on
 #: the cloud's own ``updated`` timestamps, so skew no longer matters.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+#: How far each window reaches back before the newest update the last one saw.
+STEP_BACK = timedelta(seconds=2)
 
 
 class Lister:
@@ -62,8 +64,15 @@ class Lister:
         except os_exc.NotFoundException:
             return GONE
         with self._lock:
-            self._seen[resource_id] = obj
-        return obj
+            # A listing may have brought a newer copy while this GET was on its way.
+            known = self._seen.get(resource_id)
+            if known is None or not _older(obj, known):
+                self._seen[resource_id] = obj
+            self._fetched(obj)
+        return self._seen[resource_id]
+
+    def _fetched(self, obj: Any) -> None:
+        """Hook: ``obj`` was just read on its own (called under the lock)."""
 
     #: True when a listing holds only what changed (the rest is as last seen);
     #: False when it holds everything that exists (what it lacks may be gone).
@@ -119,10 +128,19 @@ class ChangesSinceLister(Lister):
             updated = _parse_time(getattr(server, "updated_at", None))
             if updated is not None and updated > newest:
                 newest = updated
-        # changes-since compares with >=, and timestamps have one-second precision in
-        # some deployments: step back a second so nothing updated "at" it is missed.
-        self._since = newest - timedelta(seconds=1)
+        # changes-since compares with >=, timestamps have one-second precision in some
+        # deployments, and each compute host stamps updates with its own clock: step
+        # back a little so nothing updated "at" the edge is missed.
+        self._since = newest - STEP_BACK
         return changed
+
+    def _fetched(self, obj: Any) -> None:
+        # The window must reach back to what a GET saw: a change after that GET is
+        # listed by the next cycle even if the window had moved past it, and a cloud
+        # whose clock is behind ours (beyond the allowance) is caught up with.
+        updated = _parse_time(getattr(obj, "updated_at", None))
+        if updated is not None and (self._since is None or updated - STEP_BACK < self._since):
+            self._since = updated - STEP_BACK
 
 
 class IdFilterLister(Lister):
@@ -155,6 +173,13 @@ class ProjectLister(Lister):
     def _list(self, wanted: set[Hashable]) -> Iterable[Any]:
         listing: Iterable[Any] = getattr(self._proxy, self._method)(**self._query)
         return listing
+
+
+def _older(candidate: Any, known: Any) -> bool:
+    """Whether ``candidate`` is an older copy than ``known`` (by ``updated_at``)."""
+    mine = _parse_time(getattr(candidate, "updated_at", None))
+    theirs = _parse_time(getattr(known, "updated_at", None))
+    return mine is not None and theirs is not None and mine < theirs
 
 
 def _iso(moment: datetime) -> str:

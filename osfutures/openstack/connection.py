@@ -231,13 +231,15 @@ class AsyncProxy:
         ) -> OperationFuture[Any]:
             monitor = self._monitor_or_default()
             attempt = self._twin(spec)
+            method = getattr(self._proxy, spec.call)
+            arguments = inspect.signature(method).bind(*args, **kwargs).arguments
 
             def start(timeout: float | None) -> OperationFuture[Any]:
                 return attempt(*args, timeout=timeout, interval=interval, **kwargs)
 
             return retrying(
                 start,
-                _cleanup(self._conn, spec, monitor) if spec.cleanup else None,
+                _cleanup(self._conn, spec, monitor) if spec.cleans_up(arguments) else None,
                 try_count=try_count,
                 tout=tout,
                 retry=retry,

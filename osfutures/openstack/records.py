@@ -28,6 +28,11 @@ def _secret(name: str) -> bool:
 def _plain(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        # Uploaded data (an image) is neither small nor safe to keep: its size is.
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "read"):
+        return "<file>"
     if depth > 4:
         return repr(value)
     if isinstance(value, Mapping):

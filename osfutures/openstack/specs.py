@@ -11,7 +11,7 @@ object to clean up before a retry (creations).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from openstack.baremetal.v1 import _common as baremetal_common
@@ -73,6 +73,8 @@ class OperationSpec:
         failure: the states of failure.
         cleanup: a failed attempt leaves an object behind that ``_async_r`` deletes
             (and waits on until gone) before relaunching.
+        cleanup_unless: cleanup applies only when this argument is not given (a
+            backup restored onto a new volume, not onto an existing one).
         target_from: for calls whose target depends on an argument (baremetal
             provision states), computes it from the bound arguments.
     """
@@ -85,12 +87,19 @@ class OperationSpec:
     pending: frozenset[str] = frozenset()
     failure: frozenset[str] = frozenset()
     cleanup: bool = False
+    cleanup_unless: str | None = None
     target_from: Callable[[Mapping[str, Any]], frozenset[str]] | None = field(default=None)
 
     @property
     def deletes(self) -> bool:
         """True when success is the object's disappearance."""
         return not self.target and self.target_from is None
+
+    def cleans_up(self, arguments: Mapping[str, Any]) -> bool:
+        """Whether a failed attempt with these arguments leaves an object to delete."""
+        if self.cleanup_unless is not None:
+            return arguments.get(self.cleanup_unless) is None
+        return self.cleanup
 
     def states(self, arguments: Mapping[str, Any]) -> States:
         """The state sets for this call's arguments.
@@ -149,6 +158,8 @@ def _baremetal_target(arguments: Mapping[str, Any]) -> frozenset[str]:
 _VOLUME_OF_ATTACHMENT = argument("volume", "volume_id")
 _RESTORED_VOLUME = returned("volume_id")
 _SHARE_FAILURES = "extending_error|shrinking_error|shrinking_possible_data_loss_error"
+# With rollback on, a failed stack goes on to ROLLBACK_*: a poll may never see *_FAILED.
+_STACK_FAILED = "%s_FAILED|ROLLBACK_IN_PROGRESS|ROLLBACK_COMPLETE|ROLLBACK_FAILED"
 
 # An empty target means the operation succeeds when the object is gone (deletions).
 # fmt: off
@@ -156,15 +167,15 @@ SPECS: tuple[OperationSpec, ...] = (
     # service         call                        kind           watched object         target                pending                              failure
     _row("compute", "create_server",            "server",      CREATED,               "ACTIVE",             "",                                  "ERROR"),
     _row("compute", "delete_server",            "server",      "server",              "",                   "",                                  "ERROR"),
-    _row("compute", "rebuild_server",           "server",      "server",              "ACTIVE",             "REBUILD",                           "ERROR"),
+    _row("compute", "rebuild_server",           "server",      "server",              "ACTIVE|SHUTOFF",     "REBUILD",                           "ERROR"),
     _row("compute", "resize_server",            "server",      "server",              "VERIFY_RESIZE",      "RESIZE",                            "ERROR"),
-    _row("compute", "confirm_server_resize",    "server",      "server",              "ACTIVE",             "VERIFY_RESIZE",                     "ERROR"),
-    _row("compute", "revert_server_resize",     "server",      "server",              "ACTIVE",             "VERIFY_RESIZE|REVERT_RESIZE",       "ERROR"),
+    _row("compute", "confirm_server_resize",    "server",      "server",              "ACTIVE|SHUTOFF",     "VERIFY_RESIZE",                     "ERROR"),
+    _row("compute", "revert_server_resize",     "server",      "server",              "ACTIVE|SHUTOFF",     "VERIFY_RESIZE|REVERT_RESIZE",       "ERROR"),
     _row("compute", "reboot_server",            "server",      "server",              "ACTIVE",             "REBOOT|HARD_REBOOT",                "ERROR"),
     _row("compute", "start_server",             "server",      "server",              "ACTIVE",             "SHUTOFF",                           "ERROR"),
     _row("compute", "stop_server",              "server",      "server",              "SHUTOFF",            "ACTIVE",                            "ERROR"),
-    _row("compute", "migrate_server",           "server",      "server",              "VERIFY_RESIZE",      "ACTIVE|RESIZE|MIGRATING",           "ERROR"),
-    _row("compute", "live_migrate_server",      "server",      "server",              "ACTIVE",             "MIGRATING",                         "ERROR"),
+    _row("compute", "migrate_server",           "server",      "server",              "VERIFY_RESIZE",      "RESIZE|MIGRATING",                  "ERROR"),
+    _row("compute", "live_migrate_server",      "server",      "server",              "ACTIVE|PAUSED",      "MIGRATING",                         "ERROR"),
     _row("compute", "create_server_image",      "image",       CREATED,               "active",             "",                                  "killed"),
     _row("compute", "create_volume_attachment", "volume",      _VOLUME_OF_ATTACHMENT, "in-use",             "available|reserved|attaching",      "error|error_attaching"),
     _row("compute", "delete_volume_attachment", "volume",      "volume",              "available",          "in-use|detaching",                  "error|error_detaching"),
@@ -176,12 +187,14 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("block_storage", "delete_snapshot",    "snapshot",    "snapshot",            "",                   "",                                  "error_deleting"),
     _row("block_storage", "create_backup",      "backup",      CREATED,               "available",          "",                                  "error"),
     _row("block_storage", "delete_backup",      "backup",      "backup",              "",                   "",                                  "error"),
+    replace(
     _row("block_storage", "restore_backup",     "volume",      _RESTORED_VOLUME,      "available",          "creating|restoring-backup",         "error|error_restoring"),
+        cleanup_unless="volume"),
     _row("image", "create_image",               "image",       CREATED,               "active",             "",                                  "killed"),
     _row("image", "import_image",               "image",       "image",               "active",             "queued|saving|uploading|importing", "killed"),
     _row("image", "delete_image",               "image",       "image",               "",                   "",                                  ""),
-    _row("orchestration", "create_stack",       "stack",       CREATED,               "CREATE_COMPLETE",    "",                                  "CREATE_FAILED"),
-    _row("orchestration", "update_stack",       "stack",       "stack",               "UPDATE_COMPLETE",    "UPDATE_IN_PROGRESS|CREATE_COMPLETE", "UPDATE_FAILED"),
+    _row("orchestration", "create_stack",       "stack",       CREATED,               "CREATE_COMPLETE",    "",                                  _STACK_FAILED % "CREATE"),
+    _row("orchestration", "update_stack",       "stack",       "stack",               "UPDATE_COMPLETE",    "UPDATE_IN_PROGRESS|CREATE_COMPLETE", _STACK_FAILED % "UPDATE"),
     _row("orchestration", "delete_stack",       "stack",       "stack",               "",                   "",                                  "DELETE_FAILED"),
     _row("load_balancer", "create_load_balancer", "load_balancer", CREATED,           "ACTIVE",             "",                                  "ERROR"),
     _row("load_balancer", "delete_load_balancer", "load_balancer", "load_balancer",   "",                   "",                                  "ERROR"),
