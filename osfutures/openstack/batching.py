@@ -146,13 +146,17 @@ class ChangesSinceLister(Lister):
 class IdFilterLister(Lister):
     """Images, with Glance's ``id=in:...`` filter: exactly the watched ones."""
 
-    #: ids per request, keeping the URL well under common limits.
-    CHUNK = 40
+    #: ids per request: about 3.7 KB of URL, under common 8 KB limits.
+    CHUNK = 100
 
     def _list(self, wanted: set[Hashable]) -> Iterable[Any]:
         ids = sorted(str(i) for i in wanted)
         for start in range(0, len(ids), self.CHUNK):
-            yield from self._proxy.images(id="in:" + ",".join(ids[start : start + self.CHUNK]))
+            chunk = ids[start : start + self.CHUNK]
+            # With a limit the whole chunk comes in one page (glance's default page of
+            # 25 would split it); openstacksdk then asks once more and gets an empty
+            # page: two requests per hundred images instead of four.
+            yield from self._proxy.images(id="in:" + ",".join(chunk), limit=len(chunk))
 
 
 class ProjectLister(Lister):

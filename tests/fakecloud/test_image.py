@@ -77,3 +77,14 @@ def test_sdk_lists_all_pages(
     assert page["next"].startswith("/v2/images?limit=2&marker=")
     names = [image.name for image in fake_conn.image.images(limit=2)]
     assert names == ["img3", "img2", "img1", "img0", "cirros-0.6.2-x86_64-disk"]
+
+
+def test_in_operator_lists_exactly_those_ids(fake_conn: connection.Connection) -> None:
+    made = [
+        fake_conn.image.create_image(
+            name=f"i{i}", data=b"x", disk_format="raw", container_format="bare"
+        ).id
+        for i in range(3)
+    ]
+    listed = {i.id for i in fake_conn.image.images(id="in:" + ",".join(made[:2]))}
+    assert listed == set(made[:2])

@@ -50,17 +50,24 @@ class ImageResponses(ServiceFrontend):
         return json_response({"versions": versions}, 300)
 
     def list_images(self, call: Call) -> Response:
-        """GET /v2/images: filters name, status, visibility, owner; limit and marker."""
+        """GET /v2/images: filters id, name, status, owner (each also as ``in:a,b``),
+        visibility; limit and marker."""
         args = call.request.args
         limit_text = args.get("limit", str(DEFAULT_LIMIT))
         if not limit_text.isdigit():
             raise BadRequest("limit param must be an integer")
         limit = min(int(limit_text), MAX_LIMIT)
-        filters = {key: args[key] for key in ("name", "status", "owner") if key in args}
+        # Glance's "in" operator: id=in:a,b,c lists exactly those.
+        filters = {
+            key: frozenset(args[key][3:].split(",") if args[key].startswith("in:") else [args[key]])
+            for key in ("id", "name", "status", "owner")
+            if key in args
+        }
         visibility = args.get("visibility")
         images = []
         for image in self.backend.images.newest_first(call.now):
-            if image.deleted or any(image.fields.get(k) != v for k, v in filters.items()):
+            values = {**image.fields, "id": image.id}
+            if image.deleted or any(values.get(k) not in v for k, v in filters.items()):
                 continue
             if visibility and image.fields["visibility"] != visibility:
                 continue
