@@ -77,6 +77,8 @@ class Lister:
     #: True when a listing holds only what changed (the rest is as last seen);
     #: False when it holds everything that exists (what it lacks may be gone).
     incremental = False
+    #: True when a listing asks for exactly the watched ids: one it lacks is gone.
+    exact = False
 
     def fetch_many(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         """The current copy of each of ``ids`` that one cycle of listing found."""
@@ -86,11 +88,11 @@ class Lister:
             listed = {i: everything[i] for i in wanted if i in everything}
             gone: set[Hashable] = set()
             if not self.incremental:
-                # A complete listing that no longer shows what the previous one showed:
-                # that object is gone (a GET each would only say 404). One never
-                # listed may be too new, or outside the listing (another project's):
-                # the monitor fetches it on its own.
-                gone = (self._listed & wanted) - everything.keys()
+                # What a listing of exactly these ids lacks, or what a complete listing
+                # no longer shows though the previous one did, is gone (a GET each
+                # would only say 404). One a complete listing never showed may be too
+                # new, or outside it (another project's): the monitor fetches it.
+                gone = (wanted if self.exact else self._listed & wanted) - everything.keys()
                 self._listed = set(everything)
                 self._seen.clear()
             self._seen.update(listed)
@@ -145,6 +147,8 @@ class ChangesSinceLister(Lister):
 
 class IdFilterLister(Lister):
     """Images, with Glance's ``id=in:...`` filter: exactly the watched ones."""
+
+    exact = True
 
     #: ids per request: about 3.7 KB of URL, under common 8 KB limits.
     CHUNK = 100
