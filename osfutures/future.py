@@ -19,6 +19,7 @@ import itertools
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import CancelledError, Future, InvalidStateError
+from concurrent.futures._base import CANCELLED as _CANCELLED
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -244,10 +245,16 @@ class OperationFuture(Future[T], Generic[T]):
         **nothing is deleted or stopped in the cloud**. To undo the work, delete the
         object yourself (e.g. from :attr:`sync_res`).
         """
-        cancelled = super().cancel()
-        if cancelled:
-            self._over = True
-        return cancelled
+        if not super().cancel():
+            return False
+        self._over = True
+        # concurrent.futures.wait() and as_completed() learn of a cancellation only
+        # through set_running_or_notify_cancel() (an executor's worker calls it when
+        # it picks the item up); no worker ever picks up an operation, so do it here.
+        with self._condition:
+            if self._state == _CANCELLED:
+                self.set_running_or_notify_cancel()
+        return True
 
     def _mirror_progress(self, other: OperationFuture[Any]) -> None:
         """Show ``other``'s status and progress as ours from now on."""

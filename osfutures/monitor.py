@@ -28,7 +28,13 @@ from collections import deque
 from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar
 
-from osfutures._checks import check_count, check_timeout, require_callable
+from osfutures._checks import (
+    check_count,
+    check_number,
+    check_timeout,
+    require_callable,
+    require_instance,
+)
 from osfutures.callbacks import CallbackRunner
 from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout
@@ -112,12 +118,17 @@ class Monitor:
         seed: int | None = None,
         name: str = "osfutures-monitor",
     ) -> None:
+        _check_clock(clock)
         check_timeout("default_timeout", default_timeout, allow_none=False)
         check_timeout("probe_timeout", probe_timeout, allow_none=False)
         check_count("probe_workers", probe_workers)
+        check_count("callback_workers", callback_workers)
+        require_instance("name", name, str)
         self._clock: Clock = clock or SystemClock()
         self.default_timeout = default_timeout
-        self.default_interval = PollInterval.coerce(default_interval, PollInterval())
+        self.default_interval = PollInterval.coerce(
+            default_interval, PollInterval(), name="default_interval"
+        )
         self.probe_timeout = probe_timeout
         self.name = name
         self._limiter = (
@@ -233,15 +244,21 @@ class Monitor:
 
         Raises:
             TypeError: ``fetch``, ``ready`` or another callable argument is not
-                callable; neither or both of ``ready`` and ``states`` are given; a
-                number argument is not a number; or ``batch.key`` or ``batch_item``
-                is not hashable.
+                callable; neither or both of ``ready`` and ``states`` are given;
+                ``states`` is not a :class:`~osfutures.States` or ``batch`` not a
+                :class:`~osfutures.Batch`; a number argument is not a number; or
+                ``batch.key`` or ``batch_item`` is not hashable.
             ValueError: ``timeout`` or ``interval`` is not > 0, ``gone_after`` < 1,
                 or ``batch`` is given without ``batch_item``.
             MonitorShutdown: the monitor was shut down.
             MonitorCrashed: the monitor thread died.
         """
         require_callable("fetch", fetch)
+        if states is not None and not isinstance(states, States):
+            raise TypeError(
+                f"states: expected States (from States.of(...)), got {type(states).__name__}"
+                f" {states!r}; for plain state sets use watch_states(target=..., failure=...)"
+            )
         if (ready is None) == (states is None):
             raise TypeError("watch: give either ready (and failed) or states, not both or neither")
         require_callable("ready", ready, optional=True)
@@ -250,7 +267,10 @@ class Monitor:
         require_callable("fault", fault, optional=True)
         require_callable("is_fatal", is_fatal, optional=True)
         deadline = check_timeout("timeout", timeout)
+        poll_interval = PollInterval.coerce(interval, self.default_interval)
         check_count("gone_after", gone_after)
+        require_instance("name", name, str)
+        require_instance("batch", batch, Batch, optional=True)
         if batch is not None:
             if batch_item is None:
                 raise ValueError("batch_item: required with batch (the item fetch_many looks up)")
@@ -276,7 +296,7 @@ class Monitor:
             gone_ok=gone_ok,
             gone_after=gone_after,
             is_fatal=is_fatal or _not_transient,
-            interval=PollInterval.coerce(interval, self.default_interval),
+            interval=poll_interval,
             timeout=deadline if deadline is not None else self.default_timeout,
             batch=batch,
             item=batch_item,
@@ -332,10 +352,14 @@ class Monitor:
         cancelled or failed instead, so it cannot hang.
 
         Raises:
+            TypeError: ``delay`` is not a number, ``fn`` is not callable or ``owner``
+                is not an :class:`~osfutures.OperationFuture`.
             ValueError: ``delay`` is negative or NaN.
             MonitorShutdown, MonitorCrashed: as for :meth:`watch`.
         """
+        check_number("delay", delay)
         require_callable("fn", fn)
+        require_instance("owner", owner, OperationFuture)
         if not (delay >= 0):
             raise ValueError(f"delay: need a number of seconds >= 0, got {delay!r}")
         self._submit("timer", (self._clock.now() + delay, fn, owner))
@@ -407,17 +431,33 @@ class Monitor:
 
     # -- intake -----------------------------------------------------------------
 
+    def _check_open(self) -> None:
+        """Raise unless work submitted now would be taken.
+
+        For callers that must know before they change anything in the cloud (a
+        twin asks before its plain call, so a refusal orphans nothing).
+
+        Raises:
+            MonitorShutdown, MonitorCrashed: as for :meth:`watch`.
+        """
+        with self._cond:
+            self._refuse_if_closed()
+
+    def _refuse_if_closed(self) -> None:
+        # Called with _cond held.
+        if self._crashed is not None:
+            raise MonitorCrashed(
+                f"monitor {self.name!r} crashed; create a new Monitor"
+            ) from self._crashed
+        # After shutdown, the follow-ups of operations already running (a retry's
+        # cleanup and relaunch, a chained step) still come in: they run on the
+        # callback pool. New work from anywhere else is refused.
+        if self._stopping and (self._exited or not self._runner.in_worker()):
+            raise MonitorShutdown(f"monitor {self.name!r} is shut down; it takes no new work")
+
     def _submit(self, kind: str, item: Any) -> None:
         with self._cond:
-            if self._crashed is not None:
-                raise MonitorCrashed(
-                    f"monitor {self.name!r} crashed; create a new Monitor"
-                ) from self._crashed
-            # After shutdown, the follow-ups of operations already running (a retry's
-            # cleanup and relaunch, a chained step) still come in: they run on the
-            # callback pool. New work from anywhere else is refused.
-            if self._stopping and (self._exited or not self._runner.in_worker()):
-                raise MonitorShutdown(f"monitor {self.name!r} is shut down; it takes no new work")
+            self._refuse_if_closed()
             self._intake.append((kind, item))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -724,6 +764,17 @@ class Monitor:
             future._set_exception_if_pending(failure)
         self._watches.clear()
         self._timers.clear()
+
+
+def _check_clock(clock: object) -> None:
+    if clock is None:
+        return
+    missing = [m for m in ("now", "wall", "wait") if not callable(getattr(clock, m, None))]
+    if missing:
+        raise TypeError(
+            f"clock: expected a Clock (with now(), wall() and wait()), got"
+            f" {type(clock).__name__} without {', '.join(m + '()' for m in missing)}"
+        )
 
 
 def _require_hashable(name: str, value: object) -> None:

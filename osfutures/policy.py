@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from osfutures._checks import check_timeout
+from osfutures._checks import check_number, check_timeout
 from osfutures.errors import OperationFailed, OperationTimeout
 
 __all__ = [
@@ -57,9 +57,10 @@ class PollInterval:
     jitter: float = 0.1
 
     def __post_init__(self) -> None:
-        check_timeout("PollInterval(initial)", self.initial, allow_none=False)
-        if not (math.isfinite(self.initial)):
-            raise ValueError(f"PollInterval(initial): must be finite, got {self.initial!r}")
+        check_timeout("PollInterval(initial)", self.initial, allow_none=False, allow_inf=False)
+        check_number("PollInterval(factor)", self.factor)
+        check_number("PollInterval(maximum)", self.maximum)
+        check_number("PollInterval(jitter)", self.jitter)
         if not (math.isfinite(self.factor) and self.factor >= 1):
             raise ValueError(
                 f"PollInterval(factor): need a finite number >= 1, got {self.factor!r}"
@@ -73,8 +74,15 @@ class PollInterval:
             raise ValueError(f"PollInterval(jitter): need 0 <= jitter < 1, got {self.jitter!r}")
 
     @classmethod
-    def coerce(cls, value: PollInterval | float | None, default: PollInterval) -> PollInterval:
+    def coerce(
+        cls, value: PollInterval | float | None, default: PollInterval, *, name: str = "interval"
+    ) -> PollInterval:
         """``None`` -> ``default``; a number -> a fixed interval; else ``value``.
+
+        Args:
+            value: what the caller passed.
+            default: the interval for ``None``.
+            name: the argument's name, for messages.
 
         Raises:
             TypeError: ``value`` is neither.
@@ -86,8 +94,9 @@ class PollInterval:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(
-                f"interval: expected seconds or a PollInterval, got {type(value).__name__}"
+                f"{name}: expected seconds or a PollInterval, got {type(value).__name__} {value!r}"
             )
+        check_timeout(name, value, allow_none=False, allow_inf=False)
         return cls(initial=value, factor=1.0, maximum=value, jitter=0.0)
 
     def delay(self, polls: int, rng: random.Random) -> float:
@@ -108,6 +117,7 @@ class RateLimiter:
     """
 
     def __init__(self, rate: float, burst: float | None = None, *, now: float = 0.0) -> None:
+        check_number("max_probes_per_second", rate)
         if not (math.isfinite(rate) and rate > 0):
             raise ValueError(f"max_probes_per_second: need a number > 0, got {rate!r}")
         self.rate = rate

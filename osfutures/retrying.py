@@ -26,7 +26,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from osfutures._checks import check_count, check_timeout, require_callable
-from osfutures.errors import RetriesExhausted
+from osfutures.errors import OperationTimeout, RetriesExhausted
 from osfutures.future import Attempt, OperationFuture
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.policy import is_retryable
@@ -54,6 +54,7 @@ def retrying(
     *,
     try_count: int = 3,
     tout: float | None = None,
+    timeout: float | None = None,
     retry: retry_base | None = None,
     stop: stop_base | None = None,
     wait: wait_base | None = None,
@@ -78,6 +79,12 @@ def retrying(
             beside the first): the future fails with ``RetriesExhausted``.
         try_count: the most attempts to make (>= 1).
         tout: each attempt's timeout in seconds; ``None`` lets ``start`` decide.
+        timeout: a deadline in seconds for the whole operation, every attempt and
+            pause included; ``None`` for none. No attempt starts after it, and an
+            attempt running at the deadline times out then (its ``tout`` is cut
+            to the time left). The last attempt is still cleaned up (with
+            ``cleanup_last``) before the future fails with
+            :class:`~osfutures.OperationTimeout`.
         retry: a tenacity retry strategy deciding which errors are worth another
             attempt; default :data:`DEFAULT_RETRY`.
         stop: a tenacity stop strategy, combined with ``try_count`` (either stops).
@@ -97,18 +104,24 @@ def retrying(
         not worth retrying. ``future.attempts`` lists every :class:`Attempt`.
 
     Raises:
-        TypeError: ``start`` or ``cleanup`` is not callable.
-        ValueError: ``try_count`` < 1 or ``tout`` is not > 0.
+        TypeError: ``start``, ``cleanup``, ``retry``, ``stop`` or ``wait`` is not
+            callable, or ``monitor`` is not a :class:`~osfutures.Monitor`.
+        ValueError: ``try_count`` < 1, or ``tout`` or ``timeout`` is not > 0.
         Exception: what the first ``start`` raised, if ``retry`` rejects it.
     """
     require_callable("start", start)
     require_callable("cleanup", cleanup, optional=True)
+    check_policy(retry=retry, stop=stop, wait=wait)
     check_count("try_count", try_count)
     check_timeout("tout", tout)
+    check_timeout("timeout", timeout)
+    if monitor is not None and not isinstance(monitor, Monitor):
+        raise TypeError(f"monitor: expected a Monitor or None, got {type(monitor).__name__}")
     run: _RetryRun[T] = _RetryRun(
         start,
         cleanup,
         tout=tout,
+        timeout=timeout,
         policy=tenacity.Retrying(
             stop=tenacity.stop_after_attempt(try_count) | stop
             if stop is not None
@@ -125,6 +138,28 @@ def retrying(
     return run.future
 
 
+def check_policy(*, retry: Any = None, stop: Any = None, wait: Any = None) -> None:
+    """Check tenacity strategies where they are passed, not when first consulted.
+
+    A strategy is consulted in a done callback, long after the call: one that cannot
+    be called there would leave the operation's future pending for ever.
+
+    Raises:
+        TypeError: ``retry``, ``stop`` or ``wait`` is neither ``None`` nor callable
+            (e.g. ``wait=2`` for ``tenacity.wait_fixed(2)``).
+    """
+    for name, strategy, example in (
+        ("retry", retry, "tenacity.retry_if_exception_type(OSError)"),
+        ("stop", stop, "tenacity.stop_after_delay(600)"),
+        ("wait", wait, "tenacity.wait_fixed(5)"),
+    ):
+        if strategy is not None and not callable(strategy):
+            raise TypeError(
+                f"{name}: expected a tenacity {name} strategy such as {example},"
+                f" got {type(strategy).__name__} {strategy!r}"
+            )
+
+
 class _RetryRun(Generic[T]):
     """The state of one retrying operation, driven by its attempts' callbacks."""
 
@@ -134,6 +169,7 @@ class _RetryRun(Generic[T]):
         cleanup: Cleanup[T] | None,
         *,
         tout: float | None,
+        timeout: float | None,
         policy: tenacity.Retrying,
         cleanup_last: bool,
         name: str,
@@ -150,8 +186,10 @@ class _RetryRun(Generic[T]):
             name=name, request=request, runner=monitor._runner
         )
         self.current: OperationFuture[T] | None = None
+        self.policy_error: BaseException | None = None
         self.state = tenacity.RetryCallState(policy, fn=None, args=(), kwargs={})
         self.state.start_time = monitor.clock.now()
+        self.deadline = None if timeout is None else self.state.start_time + timeout
         self.future._add_internal_callback(self._on_outer_done)
 
     def first_attempt(self) -> None:
@@ -159,9 +197,27 @@ class _RetryRun(Generic[T]):
         if error is None:
             return
         decision = self._decide(error)
-        if decision is None:
+        if decision is None and self.policy_error is None:
             raise error  # rejected outright: raise at the call, as the plain call would
         self._after_failure(None, error, decision)
+
+    def _guarded(self, step: Callable[..., None]) -> Callable[..., None]:
+        """``step`` that fails the operation's future instead of raising.
+
+        Steps run in done callbacks and on the callback pool, where an exception is
+        logged and forgotten: the future would stay pending for ever.
+        """
+
+        @functools.wraps(step)
+        def run(*args: Any) -> None:
+            try:
+                step(*args)
+            except BaseException as problem:
+                self.future._set_exception_if_pending(problem)
+                if not isinstance(problem, Exception):
+                    raise
+
+        return run
 
     def _launch(self) -> BaseException | None:
         """Start one attempt; return what ``start`` raised, if it did.
@@ -173,7 +229,7 @@ class _RetryRun(Generic[T]):
         attempt = Attempt(number=len(outer.attempts) + 1, started_at=self.monitor.clock.wall())
         outer.attempts.append(attempt)
         try:
-            current = self.start(self.tout)
+            current = self.start(self._attempt_timeout())
         except Exception as error:
             attempt.ended_at = self.monitor.clock.wall()
             attempt.error = error
@@ -185,7 +241,7 @@ class _RetryRun(Generic[T]):
         outer.sync_res = getattr(current, "sync_res", None)
         if outer.request is None:  # what was asked is what the first attempt asked
             outer.request = getattr(current, "request", None)
-        on_done = functools.partial(self._on_attempt_done, attempt)
+        on_done = self._guarded(functools.partial(self._on_attempt_done, attempt))
         if isinstance(current, OperationFuture):
             outer._mirror_progress(current)
             current._add_internal_callback(on_done)
@@ -195,14 +251,17 @@ class _RetryRun(Generic[T]):
             current.cancel()
         return None
 
+    def _attempt_timeout(self) -> float | None:
+        """The attempt's ``tout``, cut to what is left of the whole deadline."""
+        if self.deadline is None:
+            return self.tout
+        left = max(self.deadline - self.monitor.clock.now(), 1e-3)
+        return left if self.tout is None else min(self.tout, left)
+
     def _launch_later(self) -> None:
         if self.future.done():
             return
-        try:
-            error = self._launch()
-        except Exception as problem:  # start() broke its contract: end, do not hang
-            self.future._set_exception_if_pending(problem)
-            return
+        error = self._launch()
         if error is not None:
             self._after_failure(None, error, self._decide(error))
 
@@ -223,31 +282,39 @@ class _RetryRun(Generic[T]):
             return
         attempt.error = error
         decision = self._decide(error)
-        self.future._dispatch(lambda: self._after_failure(done, error, decision))
+        self.future._dispatch(self._guarded(lambda: self._after_failure(done, error, decision)))
 
     def _decide(self, error: BaseException) -> float | None:
         """Ask the tenacity policy, in tenacity's order (retry?, wait, stop?).
 
         Returns the pause before the next attempt, ``math.inf`` when the error is
         worth retrying but the attempts are exhausted, and ``None`` when it is not
-        worth retrying at all.
+        worth retrying at all, or when the policy itself raised (kept in
+        ``policy_error``: the attempt is still cleaned up, then the future fails).
         """
         state = self.state
         state.attempt_number = len(self.future.attempts)
         state.outcome = tenacity.Future.construct(state.attempt_number, error, True)
         state.outcome_timestamp = self.monitor.clock.now()
-        if not self.policy.retry(state):
+        try:
+            if not self.policy.retry(state):
+                return None
+            state.upcoming_sleep = float(self.policy.wait(state))
+            if not state.upcoming_sleep >= 0:
+                raise ValueError(f"wait: returned {state.upcoming_sleep!r}, not seconds >= 0")
+            if self.policy.stop(state):
+                return math.inf
+        except Exception as problem:
+            problem.__cause__ = problem.__cause__ or error
+            self.policy_error = problem
             return None
-        state.upcoming_sleep = float(self.policy.wait(state))
-        if self.policy.stop(state):
-            return math.inf
         return state.upcoming_sleep
 
     def _after_failure(
         self, failed: Future[T] | None, error: BaseException, decision: float | None
     ) -> None:
         again = decision is not None and math.isfinite(decision)
-        finish = functools.partial(self._next_step, decision, error, failed)
+        finish = self._guarded(functools.partial(self._next_step, decision, error, failed))
         if failed is not None and self.cleanup is not None and (again or self.cleanup_last):
             attempt = self.future.attempts[-1]
             try:
@@ -256,7 +323,9 @@ class _RetryRun(Generic[T]):
                 attempt.cleanup_error = problem
                 removal = None
             if removal is not None:
-                removal.add_done_callback(lambda done: self._after_cleanup(attempt, done, finish))
+                removal.add_done_callback(
+                    self._guarded(lambda done: self._after_cleanup(attempt, done, finish))
+                )
                 return
         finish()
 
@@ -280,16 +349,30 @@ class _RetryRun(Generic[T]):
         self, decision: float | None, error: BaseException, failed: Future[T] | None
     ) -> None:
         outer = self.future
+        now = self.monitor.clock.now()
         # What a failed attempt left may still be there if its cleanup failed: a
         # relaunch would add another broken object beside it, attempt after attempt.
         stuck = failed is not None and outer.attempts[-1].cleanup_error is not None
-        if decision is None:
+        if self.policy_error is not None:
+            outer._set_exception_if_pending(self.policy_error)
+        elif decision is None:
             outer._set_exception_if_pending(error)
         elif not math.isfinite(decision) or stuck:
-            outer._set_exception_if_pending(RetriesExhausted(outer.name, outer.attempts))
+            exhausted = RetriesExhausted(outer.name, outer.attempts)
+            exhausted.__cause__ = error
+            outer._set_exception_if_pending(exhausted)
+        elif self.deadline is not None and now + decision >= self.deadline:
+            out_of_time = OperationTimeout(
+                f"{outer.name} ({len(outer.attempts)} attempts)",
+                status=outer.status,
+                elapsed=now - self.state.start_time,
+                timeout=self.deadline - self.state.start_time,
+            )
+            out_of_time.__cause__ = error
+            outer._set_exception_if_pending(out_of_time)
         else:
             self.state.idle_for += decision
             try:
-                self.monitor.call_later(decision, self._launch_later, owner=outer)
+                self.monitor.call_later(decision, self._guarded(self._launch_later), owner=outer)
             except Exception as problem:  # the monitor is shut down or crashed
                 outer._set_exception_if_pending(problem)

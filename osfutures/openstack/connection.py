@@ -92,14 +92,23 @@ def start_twin(
 ) -> OperationFuture[Any]:
     """Make the plain call, then watch what it started.
 
+    Every argument is checked before the plain call, so a refused call changes
+    nothing in the cloud (a server created and then refused would be an orphan the
+    caller holds no id of).
+
     Raises what the plain call raises (a 400, 403, 409 or quota error raises here,
-    exactly as openstacksdk would), and ``TypeError`` when the arguments do not fit
-    the call.
+    exactly as openstacksdk would); ``TypeError`` or ``ValueError`` naming the
+    argument when the arguments do not fit the call or ``timeout`` / ``interval``
+    are wrong; :class:`~osfutures.MonitorShutdown` or
+    :class:`~osfutures.MonitorCrashed` when ``monitor`` takes no more work.
     """
     kind = KINDS[spec.kind]
     method = getattr(getattr(conn, spec.service), spec.call)
     arguments = inspect.signature(method).bind(*args, **kwargs).arguments
     states = spec.states(arguments)  # an unknown target verb is refused before the call
+    check_timeout("timeout", timeout)
+    interval = PollInterval.coerce(interval, monitor.default_interval)
+    monitor._check_open()
     result = method(*args, **kwargs)
     resource_id = spec.locate(arguments, result)
     if resource_id is None:
@@ -205,7 +214,6 @@ class AsyncProxy:
             interval: PollInterval | float | None = None,
             **kwargs: Any,
         ) -> OperationFuture[Any]:
-            check_timeout("timeout", timeout)
             return start_twin(
                 self._conn,
                 spec,
@@ -225,6 +233,7 @@ class AsyncProxy:
             *args: Any,
             try_count: int = 3,
             tout: float | None = None,
+            timeout: float | None = None,
             retry: Any = None,
             interval: PollInterval | float | None = None,
             **kwargs: Any,
@@ -233,15 +242,19 @@ class AsyncProxy:
             attempt = self._twin(spec)
             method = getattr(self._proxy, spec.call)
             arguments = inspect.signature(method).bind(*args, **kwargs).arguments
+            # Checked here, not in the first attempt: a refusal then would come after
+            # retrying() had started, and from a later attempt after a create.
+            PollInterval.coerce(interval, monitor.default_interval)
 
-            def start(timeout: float | None) -> OperationFuture[Any]:
-                return attempt(*args, timeout=timeout, interval=interval, **kwargs)
+            def start(attempt_timeout: float | None) -> OperationFuture[Any]:
+                return attempt(*args, timeout=attempt_timeout, interval=interval, **kwargs)
 
             return retrying(
                 start,
                 _cleanup(self._conn, spec, monitor) if spec.cleans_up(arguments) else None,
                 try_count=try_count,
                 tout=tout,
+                timeout=timeout,
                 retry=retry,
                 name=spec.call,
                 monitor=monitor,
@@ -268,8 +281,11 @@ def _twin_doc(spec: OperationSpec) -> str:
 
 
 _RETRY_DOC = (
-    "\n\nRetries: up to ``try_count`` attempts of ``tout`` seconds each; a failed or"
+    "\n\nRetries: up to ``try_count`` attempts of ``tout`` seconds each, all within"
+    " ``timeout`` seconds (the whole operation's deadline, if given); a failed or"
     " timed-out attempt's object is deleted and waited on until gone before the next."
+    " ``retry`` is a tenacity retry strategy (default: failures in the cloud, timeouts"
+    " and transient request errors)."
 )
 
 

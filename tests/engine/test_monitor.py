@@ -460,7 +460,12 @@ def test_futures_from_many_threads_all_resolve_exactly_once() -> None:
         ({"timeout": -1}, ValueError, "timeout"),
         ({"timeout": math.nan}, ValueError, "timeout"),
         ({"timeout": "10"}, TypeError, "timeout"),
-        ({"interval": 0}, ValueError, "initial"),
+        ({"interval": 0}, ValueError, "^interval: expected a finite number of seconds > 0"),
+        ({"interval": math.inf}, ValueError, "^interval: .*finite"),
+        ({"interval": "5"}, TypeError, "^interval"),
+        ({"batch": "servers", "batch_item": "a"}, TypeError, "^batch: expected Batch"),
+        ({"gone_after": 1.5}, TypeError, "^gone_after: expected an integer"),
+        ({"name": None}, TypeError, "^name"),
         ({"gone_after": 0}, ValueError, "gone_after"),
         ({"failed": 3}, TypeError, "failed"),
         ({"batch": Batch("k", dict)}, ValueError, "batch_item"),
@@ -471,6 +476,11 @@ def test_bad_arguments_are_named(
 ) -> None:
     with pytest.raises(error, match=names):
         monitor.watch(lambda: None, ready=bool, **kwargs)
+
+
+def test_a_plain_set_of_states_is_refused_with_the_way_to_say_it(monitor: Monitor) -> None:
+    with pytest.raises(TypeError, match=r"^states: expected States .*watch_states\(target="):
+        monitor.watch(lambda: None, states={"ACTIVE"})  # type: ignore[arg-type]
 
 
 def test_bad_state_sets_are_named(monitor: Monitor) -> None:
