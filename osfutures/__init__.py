@@ -14,6 +14,7 @@ from osfutures.errors import (
     OperationFailed,
     OperationTimeout,
     OsFuturesError,
+    PollingFailed,
     ResourceGone,
     RetriesExhausted,
 )
@@ -62,6 +63,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "OperationTimeout",
     "OsFuturesError",
     "PollInterval",
+    "PollingFailed",
     "ProgressUpdate",
     "ResourceGone",
     "RetriesExhausted",

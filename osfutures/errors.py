@@ -23,6 +23,7 @@ __all__ = [
     "OperationFailed",
     "OperationTimeout",
     "OsFuturesError",
+    "PollingFailed",
     "ResourceGone",
     "RetriesExhausted",
 ]
@@ -94,6 +95,10 @@ class OperationTimeout(OsFuturesError, TimeoutError):
         status: the last status seen, or ``None`` if none was ever fetched.
         elapsed: seconds since the operation was submitted.
         timeout: the deadline that passed, in seconds.
+        last_seen: seconds between the last observation of the object and the
+            timeout, or ``None`` if it was never observed.
+        delayed_by: why polls came later than their interval asked, when they did
+            (the monitor's rate cap, or every probe thread busy); else ``None``.
     """
 
     def __init__(
@@ -103,12 +108,45 @@ class OperationTimeout(OsFuturesError, TimeoutError):
         status: str | None = None,
         elapsed: float | None = None,
         timeout: float | None = None,
+        last_seen: float | None = None,
+        delayed_by: str | None = None,
     ) -> None:
         self.operation = operation
         self.status = status
         self.elapsed = elapsed
         self.timeout = timeout
-        super().__init__(f"timed out waiting for {_describe(operation, status, elapsed)}")
+        self.last_seen = last_seen
+        self.delayed_by = delayed_by
+        notes = []
+        if last_seen is not None:
+            notes.append(f"last looked {last_seen:.1f}s before")
+        if delayed_by:
+            notes.append(f"polls were delayed by {delayed_by}")
+        detail = f" ({'; '.join(notes)})" if notes else ""
+        super().__init__(f"timed out waiting for {_describe(operation, status, elapsed)}{detail}")
+
+
+class PollingFailed(OsFuturesError):
+    """The operation's state could not be read, for a reason polling again cannot fix.
+
+    The object's own fetch was refused (a 403, a 401 after re-authentication, a
+    400): the operation itself may well still be running in the cloud. A failed
+    batch listing alone never ends an operation; its members are fetched on their
+    own first. The request's error is ``__cause__``.
+
+    Attributes:
+        operation: what was being watched.
+        status: the last status seen, or ``None``.
+        elapsed: seconds since the operation was submitted.
+    """
+
+    def __init__(
+        self, operation: str, *, status: str | None = None, elapsed: float | None = None
+    ) -> None:
+        self.operation = operation
+        self.status = status
+        self.elapsed = elapsed
+        super().__init__(f"cannot read the state of {_describe(operation, status, elapsed)}")
 
 
 class RetriesExhausted(OsFuturesError):

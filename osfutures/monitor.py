@@ -40,7 +40,7 @@ from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, RateLimiter, is_transient, retry_after
-from osfutures.probes import NOT_LISTED, ProbePool, Results, probe
+from osfutures.probes import NOT_LISTED, BatchContractError, ProbePool, Results, probe
 from osfutures.watch import Batch, Getter, States, Watch, attribute_getter
 
 __all__ = ["DEFAULT_TIMEOUT", "Monitor", "default_monitor"]
@@ -57,8 +57,34 @@ _STATUS = attribute_getter("status")
 _PROGRESS = attribute_getter("progress")
 
 
+#: A probe running longer than this (or a quarter of ``probe_timeout``, if less) is
+#: presumed hung: it no longer holds one of the ``probe_workers`` slots, and the pool
+#: may start a spare thread, so operations that are ready meanwhile are still polled.
+SLOW_PROBE = 5.0
+#: When an operation's polls were delayed (by the rate cap or busy probe threads), it
+#: gets one more look at its deadline before it times out: this long at most.
+FINAL_LOOK = 5.0
+#: Polls this late (seconds past their time) because of the rate cap get a warning.
+LATE_WARNING = 1.0
+
+
 class ProbeTimeout(TimeoutError):
     """A probe request took longer than the monitor's ``probe_timeout``."""
+
+
+class _Flight:
+    """A probe request on its way: who rides on it, and when it counts as slow or lost."""
+
+    __slots__ = ("group", "limit", "members", "slow", "slow_at")
+
+    def __init__(
+        self, members: list[Watch], group: _Group | None, slow_at: float, limit: float
+    ) -> None:
+        self.members = members
+        self.group = group
+        self.slow_at = slow_at
+        self.limit = limit
+        self.slow = False  # presumed hung: its thread no longer counts as a worker
 
 
 def _not_transient(error: BaseException) -> bool:
@@ -159,11 +185,18 @@ class Monitor:
         self._deadlines: list[tuple[float, int]] = []
         self._taking: list[tuple[str, Any]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
-        # token -> (time limit, members, their group or None)
-        self._inflight: dict[int, tuple[float, list[Watch], _Group | None]] = {}
-        self._abandoned: set[int] = set()
+        # Due polls waiting for a probe slot or a token, most urgent deadline first:
+        # (deadline, sequence, poll time, what is due).
+        self._ready: list[tuple[float, int, float, Watch | _Group]] = []
+        self._inflight: dict[int, _Flight] = {}
+        self._slow = 0  # flights presumed hung
+        # Probes given up on -> whether their thread was counted lost to the pool.
+        self._abandoned: dict[int, bool] = {}
         self._seq = itertools.count()
         self._throttled_until = -math.inf
+        self._throttling = False  # the cap held back the last poll that was due
+        self._warned_late = False
+        self._slow_after = min(probe_timeout / 4, SLOW_PROBE)
 
     # -- public API -----------------------------------------------------------
 
@@ -538,8 +571,10 @@ class Monitor:
             owner.cancel()
         self._timers.clear()
         # Probes still out can only report on cancelled work: stop waiting for them.
-        self._abandoned.update(self._inflight)
+        self._abandoned.update((token, f.slow) for token, f in self._inflight.items())
         self._inflight.clear()
+        self._slow = 0
+        self._ready.clear()
         for group in self._groups.values():
             group.busy = False
 
@@ -578,6 +613,9 @@ class Monitor:
         if len(self._due) > 2 * (live + len(self._groups)) + 1024:
             self._due = [e for e in self._due if self._is_current(e[0], e[2])]
             heapq.heapify(self._due)
+        if len(self._ready) > 2 * (live + len(self._groups)) + 1024:
+            self._ready = [e for e in self._ready if self._is_current(e[2], e[3])]
+            heapq.heapify(self._ready)
 
     def _is_current(self, when: float, item: Watch | _Group) -> bool:
         """Whether a poll-heap entry still stands (entries are never removed early)."""
@@ -596,15 +634,37 @@ class Monitor:
             watch = self._watches.get(key)
             if watch is None:
                 continue
-            error = OperationTimeout(
-                watch.describe(),
-                status=watch.future.status,
-                elapsed=now - watch.started,
-                timeout=watch.timeout,
+            if not watch.final_look and not watch.inflight and watch.next_poll <= now:
+                # Its polls were held back (the cap, or every probe thread busy): what
+                # it last saw is stale. Look once more, ahead of everything, before
+                # calling the deadline on an observation that old.
+                watch.final_look = True
+                if self._limiter is not None:
+                    self._limiter.charge(now)
+                self._launch(watch, now)
+                heapq.heappush(deadlines, (now + min(FINAL_LOOK, self.probe_timeout), key))
+                continue
+            self._time_out(watch, now)
+
+    def _time_out(self, watch: Watch, now: float) -> None:
+        delayed_by = None
+        if watch.final_look:
+            delayed_by = (
+                f"the monitor's cap of {self._limiter.rate:g} probes/s"
+                if self._limiter is not None and self._throttling
+                else f"all {self._probe_workers} probe threads being busy"
             )
-            error.__cause__ = watch.last_error
-            watch.future._set_exception_if_pending(error)
-            self._forget(watch)
+        error = OperationTimeout(
+            watch.describe(),
+            status=watch.future.status,
+            elapsed=now - watch.started,
+            timeout=watch.timeout,
+            last_seen=None if watch.seen_at is None else now - watch.seen_at,
+            delayed_by=delayed_by,
+        )
+        error.__cause__ = watch.last_error
+        watch.future._set_exception_if_pending(error)
+        self._forget(watch)
 
     def _fire_timers(self, now: float) -> None:
         timers = self._timers
@@ -614,41 +674,82 @@ class Monitor:
                 self._runner.submit(owner, fn)
 
     def _abandon_slow_probes(self, now: float) -> None:
-        for token, (limit, members, group) in list(self._inflight.items()):
-            if limit > now:
+        for token, flight in list(self._inflight.items()):
+            if not flight.slow and flight.slow_at <= now:
+                # Presumed hung: free its slot, and let the pool start a spare thread.
+                flight.slow = True
+                self._slow += 1
+                self._probes.lost()
+            if flight.limit > now:
                 continue
             # The probe thread may come back one day; its answer will be ignored.
             del self._inflight[token]
-            self._abandoned.add(token)
-            self._probes.lost()
+            self._abandoned[token] = True
+            if flight.slow:
+                self._slow -= 1
+            else:
+                self._probes.lost()
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
-            for watch in members:
+            for watch in flight.members:
                 watch.inflight = False
                 if self._watches.get(watch.future.id) is watch:
                     watch.last_error = error
                     self._schedule(watch, now)
-            self._release(group)
+            self._release(flight.group)
+
+    def _has_probe_slot(self) -> bool:
+        busy = len(self._inflight) - self._slow
+        return busy < self._probe_workers and len(self._inflight) < 4 * self._probe_workers
 
     def _dispatch_due(self, now: float) -> None:
-        due = self._due
+        due, ready = self._due, self._ready
         while due and due[0][0] <= now:
-            when, _, item = due[0]
+            when, seq, item = heapq.heappop(due)
+            if self._is_current(when, item):
+                heapq.heappush(ready, (self._urgency(item), seq, when, item))
+        # When polls must wait (for a token or a probe thread), the operation whose
+        # deadline is nearest goes first: it is the one a late poll would fail.
+        while ready:
+            _, _, when, item = ready[0]
             if not self._is_current(when, item):
-                heapq.heappop(due)
+                heapq.heappop(ready)
                 continue
-            if isinstance(item, Watch) and item.future.done():  # cancelled by its user
-                heapq.heappop(due)
+            if isinstance(item, Watch) and item.future._over:  # cancelled by its user
+                heapq.heappop(ready)
                 self._forget(item)
                 continue
-            if len(self._inflight) >= self._probe_workers:
+            if not self._has_probe_slot():
                 return  # every probe thread is busy; a result will wake us
             if self._limiter is not None:
                 wait = self._limiter.take(now)
                 if wait > 0:
                     self._throttled_until = now + wait
+                    self._throttling = True
+                    self._warn_late(now - min(e[2] for e in ready))
                     return
-            heapq.heappop(due)
+            self._throttling = False
+            heapq.heappop(ready)
             self._launch(item, now)
+
+    def _urgency(self, item: Watch | _Group) -> float:
+        if isinstance(item, Watch):
+            return item.deadline
+        return min((w.deadline for w in item.members.values()), default=math.inf)
+
+    def _warn_late(self, lateness: float) -> None:
+        if self._warned_late or lateness < LATE_WARNING or self._limiter is None:
+            return
+        self._warned_late = True
+        log.warning(
+            "osfutures: monitor %r polls %.1fs late: its operations ask for more than its"
+            " cap of %g probes/s (max_probes_per_second), with %d polls waiting. Batch"
+            " them, poll less often (interval), or raise the cap; an operation whose"
+            " polls were held back gets one more look at its deadline.",
+            self.name,
+            lateness,
+            self._limiter.rate,
+            len(self._ready),
+        )
 
     def _launch(self, item: Watch | _Group, now: float) -> None:
         group: _Group | None = None
@@ -671,7 +772,9 @@ class Monitor:
         for member in members:
             member.inflight = True
         token = next(self._seq)
-        self._inflight[token] = (now + self.probe_timeout, members, group)
+        self._inflight[token] = _Flight(
+            members, group, now + self._slow_after, now + self.probe_timeout
+        )
         self._probes.submit(functools.partial(self._probe_and_report, token, batch, members))
 
     def _probe_and_report(self, token: int, batch: Batch | None, members: list[Watch]) -> None:
@@ -679,29 +782,49 @@ class Monitor:
 
     def _take_results(self, token: int, results: Results, *, now: float) -> None:
         if token in self._abandoned:
-            self._abandoned.discard(token)
-            self._probes.recovered()
+            if self._abandoned.pop(token):
+                self._probes.recovered()
             return
         flight = self._inflight.pop(token, None)
         if flight is None:
             return
+        if flight.slow:
+            self._slow -= 1
+            self._probes.recovered()
+        batched = flight.group is not None
         for watch, value, error in results:
             watch.inflight = False
             if self._watches.get(watch.future.id) is not watch:
                 continue
-            if value is NOT_LISTED:
-                # Gone, or just not in the list: its own fetch, as soon as allowed, says.
-                watch.solo = True
-                self._poll_at(watch, now)
+            if value is NOT_LISTED or (
+                batched and error is not None and not isinstance(error, BatchContractError)
+            ):
+                self._batch_missed(watch, error, now)
                 continue
             watch.solo = False
+            if batched:
+                watch.batch_errors = 0
             watch.polls += 1
             watch.last_error = watch.judge(value, error, now)
             if watch.future._over:
                 self._forget(watch)
+            elif watch.final_look:
+                self._time_out(watch, now)  # it had its one more look
             else:
                 self._schedule(watch, now)
-        self._release(flight[2])
+        self._release(flight.group)
+
+    def _batch_missed(self, watch: Watch, error: BaseException | None, now: float) -> None:
+        """Its batch's answer said nothing of ``watch``: it was left out, or the
+        listing failed. Neither is a verdict; its own fetch, or the next listing, is."""
+        if error is None or watch.batch_failed(error):
+            # Gone, or not in the list, or the listing keeps being refused: its own
+            # fetch, as soon as allowed, says which.
+            watch.solo = True
+            self._poll_at(watch, now)
+            return
+        watch.last_error = error
+        self._schedule(watch, now)
 
     def _release(self, group: _Group | None) -> None:
         """The probe of ``group`` is over: it is due again when its soonest member is."""
@@ -735,13 +858,17 @@ class Monitor:
 
     def _next_wake(self) -> float | None:
         candidates = []
-        if self._due and len(self._inflight) < self._probe_workers:
-            candidates.append(max(self._due[0][0], self._throttled_until))
+        if self._has_probe_slot():
+            if self._due:
+                candidates.append(max(self._due[0][0], self._throttled_until))
+            if self._ready:
+                candidates.append(self._throttled_until)
         if self._deadlines:
             candidates.append(self._deadlines[0][0])
         if self._timers:
             candidates.append(self._timers[0][0])
-        candidates.extend(flight[0] for flight in self._inflight.values())
+        for flight in self._inflight.values():
+            candidates.append(flight.limit if flight.slow else flight.slow_at)
         finite = [c for c in candidates if math.isfinite(c)]
         return min(finite) if finite else None
 

@@ -134,10 +134,19 @@ class RateLimiter:
     def take(self, now: float) -> float:
         """Take one token: 0.0 if granted, else the seconds until one is available."""
         self._refill(now)
-        if self._tokens >= 1:
+        # With a little slack: a refill that falls short of a whole token by a
+        # rounding error would otherwise answer "wait 1e-16 s" at the very time it
+        # named, over and over.
+        if self._tokens >= 1 - 1e-9:
             self._tokens -= 1
             return 0.0
         return (1 - self._tokens) / self.rate
+
+    def charge(self, now: float) -> None:
+        """Take one token even if none is left: the requests after it wait longer,
+        so the average rate still holds."""
+        self._refill(now)
+        self._tokens -= 1
 
 
 def _status_code(error: BaseException) -> int | None:

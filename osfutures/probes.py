@@ -17,7 +17,7 @@ from typing import Any
 
 from osfutures.watch import Batch, Watch
 
-__all__ = ["NOT_LISTED", "ProbePool", "Results", "probe"]
+__all__ = ["NOT_LISTED", "BatchContractError", "ProbePool", "Results", "probe"]
 
 log = logging.getLogger("osfutures")
 
@@ -37,30 +37,37 @@ class _NotListed:
 NOT_LISTED = _NotListed()
 
 
+class BatchContractError(TypeError):
+    """A ``fetch_many`` returned something other than a mapping: a bug in the caller's
+    code, not an answer of the cloud, so it fails the batch's operations at once."""
+
+
 def probe(batch: Batch | None, members: Sequence[Watch]) -> Results:
     """Fetch the state of ``members``: (watch, value, error) for each.
 
     With a batch, one ``fetch_many`` call; members it leaves out get
     :data:`NOT_LISTED`. Without, one ``fetch`` per member (normally one). Never
-    raises: what goes wrong is reported per member (a failing ``fetch_many`` fails
-    only this poll of these members), and the monitor decides what it means.
+    raises, not even ``KeyboardInterrupt`` or ``SystemExit`` from a fetch (CPython's
+    executors put those on the future too): what goes wrong is reported per member
+    (a failing ``fetch_many`` fails only this poll of these members), and the
+    monitor decides what it means.
     """
     if batch is not None:
         try:
             found = batch.fetch_many([w.item for w in members])
             if not isinstance(found, Mapping):
-                raise TypeError(
+                raise BatchContractError(
                     f"fetch_many of batch {batch.key!r} must return a mapping of item to"
                     f" object, returned {type(found).__name__}"
                 )
             return [(w, found.get(w.item, NOT_LISTED), None) for w in members]
-        except Exception as error:
+        except BaseException as error:
             return [(w, None, error) for w in members]
     results: Results = []
     for watch in members:
         try:
             results.append((watch, watch.fetch(), None))
-        except Exception as error:
+        except BaseException as error:
             results.append((watch, None, error))
     return results
 
@@ -131,7 +138,7 @@ class ProbePool:
                 return
             try:
                 task()
-            except Exception:  # tasks report their own errors; this is a last resort
+            except BaseException:  # tasks report their own errors; this is a last resort
                 log.exception("osfutures: probe task raised")
             del task  # holds the watches it probed: do not keep them while idle
             with self._lock:

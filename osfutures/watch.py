@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from osfutures.errors import OperationFailed, ResourceGone
+from osfutures.errors import OperationFailed, PollingFailed, ResourceGone
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval
 
@@ -151,10 +151,12 @@ class Watch:
 
     __slots__ = (
         "batch",
+        "batch_errors",
         "deadline",
         "failed",
         "fault_of",
         "fetch",
+        "final_look",
         "future",
         "gone_after",
         "gone_ok",
@@ -169,6 +171,7 @@ class Watch:
         "polls",
         "progress_of",
         "ready",
+        "seen_at",
         "settled",
         "solo",
         "started",
@@ -222,8 +225,15 @@ class Watch:
         self.last: Any = None
         self.last_error: BaseException | None = None
         self.inflight = False
-        # Left out of its batch's answer: the next poll fetches it on its own.
+        # Left out of its batch's answer, or its batch's listing keeps being refused:
+        # the next poll fetches it on its own.
         self.solo = False
+        # Failed listings of its batch in a row.
+        self.batch_errors = 0
+        # When it was last observed (None: never).
+        self.seen_at: float | None = None
+        # Granted one more look at its deadline, its polls having been delayed.
+        self.final_look = False
 
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
@@ -238,13 +248,16 @@ class Watch:
         try:
             if error is not None:
                 if self.is_fatal(error):
-                    future._set_exception_if_pending(error)
+                    failure = PollingFailed(self.describe(), status=future.status, elapsed=elapsed)
+                    failure.__cause__ = error
+                    future._set_exception_if_pending(failure)
                 return error
             if value is None or value is GONE:
                 self._judge_gone(elapsed)
                 return None
             self.gone_seen = 0
             self.last = value
+            self.seen_at = now
             status = _status_text(self.status_of(value))
             if status != future.status:
                 self.polls = 0
@@ -293,6 +306,22 @@ class Watch:
                     elapsed=elapsed,
                 )
             )
+
+    def batch_failed(self, error: BaseException) -> bool:
+        """Take in a failed listing of this watch's batch; True to fetch it on its own.
+
+        A listing's error is no verdict on its members: a transient one is polled
+        through in the batch (falling back to a request per member would multiply
+        the load on a struggling cloud); one polling again cannot fix is believed
+        only after it happens twice in a row, and then each member asks for
+        itself, which settles it.
+        """
+        self.batch_errors += 1
+        try:
+            fatal = self.is_fatal(error)
+        except Exception:
+            fatal = True  # the member's own fetch will judge it, this time for real
+        return fatal and self.batch_errors >= 2
 
     def describe(self) -> str:
         """The operation's name, with its resource id when known."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,10 +14,13 @@ import pytest
 import tenacity
 
 from osfutures import (
+    Batch,
+    ManualClock,
     Monitor,
     OperationFailed,
     OperationFuture,
     OperationTimeout,
+    PollingFailed,
     PollInterval,
     retrying,
 )
@@ -186,3 +190,183 @@ def test_a_deadline_for_the_whole_retrying_operation(h: Harness, table: Table) -
     assert cloud.created == 2, "no attempt starts after the deadline"
     assert cloud.log[-2:] == ["delete vm2", "gone vm2"], "the last attempt is cleaned up"
     assert [a.outcome for a in fut.attempts] == ["failed", "timed_out"]
+
+
+# -- probe threads: interrupted, hung ----------------------------------------------------
+
+
+def until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
+def test_a_fetch_raising_an_interrupt_ends_its_operation_and_not_the_polling(
+    interrupt: type[BaseException],
+) -> None:
+    monitor = Monitor(probe_workers=1, max_probes_per_second=None, default_interval=0.01)
+
+    def fetch() -> Any:
+        raise interrupt()
+
+    try:
+        # More than the pool's 4 x probe_workers threads, were each to die.
+        broken = [monitor.watch(fetch, ready=bool, timeout=30) for _ in range(6)]
+        for fut in broken:
+            error = fut.exception(timeout=5)
+            assert isinstance(error, PollingFailed) and isinstance(error.__cause__, interrupt)
+        fine = monitor.watch(lambda: {"status": "ACTIVE"}, ready=bool, timeout=30)
+        assert fine.result(timeout=5) == {"status": "ACTIVE"}
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+def test_hung_probes_do_not_hold_every_slot_until_the_probe_timeout(clock: ManualClock) -> None:
+    monitor = Monitor(
+        clock=clock, probe_workers=2, probe_timeout=60, max_probes_per_second=None, seed=1
+    )
+    release = threading.Event()
+
+    def hang() -> Any:
+        release.wait(30)
+        return {"status": "BUILD"}
+
+    try:
+        hung = [monitor.watch(hang, ready=lambda o: False, interval=1, timeout=15) for _ in "ab"]
+        ready = monitor.watch(lambda: {"status": "ACTIVE"}, ready=bool, interval=1, timeout=20)
+        clock.advance(1)  # both slots taken by the hung probes
+        assert not until(ready.done, 0.2)
+        clock.advance(5)  # the hung probes are presumed hung: a spare thread polls
+        assert until(ready.done), "a ready operation waited for the hung probes' timeout"
+        assert ready.result(timeout=0) == {"status": "ACTIVE"}
+        assert not any(f.done() for f in hung)
+    finally:
+        release.set()
+        monitor.shutdown(cancel_futures=True)
+
+
+# -- a throttled monitor is honest about its deadlines -----------------------------------
+
+
+def _throttled(clock: ManualClock, rate: float) -> Monitor:
+    return Monitor(clock=clock, max_probes_per_second=rate, default_interval=0.05, seed=1)
+
+
+def _run(clock: ManualClock, monitor: Monitor, seconds: float, step: float = 0.1) -> None:
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        assert monitor.wait_idle(), "monitor did not settle"
+
+
+def test_throttled_polls_do_not_time_out_operations_that_are_ready(
+    clock: ManualClock, table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    monitor = _throttled(clock, rate=5)
+    keys = [f"vm{i}" for i in range(50)]
+    for key in keys:
+        table.put(key, "BUILD")
+    try:
+        futures = [
+            monitor.watch_states(table.fetcher(key), target={"ACTIVE"}, timeout=10) for key in keys
+        ]
+        _run(clock, monitor, 1)
+        for key in keys:
+            table.put(key, "ACTIVE")
+        _run(clock, monitor, 11)
+        outcomes = [repr(f.exception(timeout=0)) for f in futures]
+        assert outcomes == ["None"] * 50, "ready for seconds, and timed out unpolled"
+        late = [r for r in caplog.records if "probes/s" in r.getMessage()]
+        assert len(late) == 1, "demand over the cap is told once"
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+def test_a_throttled_monitor_polls_the_nearest_deadline_first(
+    clock: ManualClock, table: Table
+) -> None:
+    monitor = _throttled(clock, rate=1)
+    try:
+        for i in range(20):
+            table.put(f"long{i}", "BUILD")
+            monitor.watch_states(table.fetcher(f"long{i}"), target={"ACTIVE"}, timeout=1000)
+        table.put("short", "ACTIVE")
+        short = monitor.watch_states(table.fetcher("short"), target={"ACTIVE"}, timeout=5)
+        _run(clock, monitor, 2)
+        assert short.done() and short.exception(timeout=0) is None
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+def test_a_timeout_says_when_it_last_looked_and_that_the_cap_delayed_it(
+    clock: ManualClock, table: Table
+) -> None:
+    monitor = _throttled(clock, rate=2)
+    try:
+        for i in range(30):
+            table.put(f"vm{i}", "BUILD")
+        futures = [
+            monitor.watch_states(table.fetcher(f"vm{i}"), target={"ACTIVE"}, timeout=5)
+            for i in range(30)
+        ]
+        _run(clock, monitor, 6)
+        errors = [f.exception(timeout=0) for f in futures]
+        assert all(isinstance(e, OperationTimeout) for e in errors)
+        late = [e for e in errors if isinstance(e, OperationTimeout) and e.delayed_by]
+        assert late, "no timeout said its polls were delayed"
+        for error in late:
+            assert "cap of 2 probes/s" in str(error)
+            assert error.last_seen is not None and error.last_seen < 0.2, "no final look"
+            assert "last looked" in str(error) and error.status == "BUILD"
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+# -- an error on a batch listing is no verdict on its members ----------------------------
+
+
+def test_a_refused_listing_falls_back_to_each_members_own_fetch(h: Harness, table: Table) -> None:
+    class Unauthorized(Exception):
+        status_code = 401
+
+    refusals = [Unauthorized("listing"), Unauthorized("listing again")]
+
+    def fetch_many(items: Any) -> dict[str, Any]:
+        if refusals:
+            raise refusals.pop(0)
+        return table.fetch_many(items)
+
+    batch = Batch(key="servers", fetch_many=fetch_many)
+    for key in ("a", "b"):
+        table.put(key, "ACTIVE")
+    futures = [
+        h.monitor.watch_states(table.fetcher(k), target={"ACTIVE"}, batch=batch, batch_item=k)
+        for k in ("a", "b")
+    ]
+    for _ in range(3):
+        h.step(1)
+    assert [f.result(timeout=0)["id"] for f in futures] == ["a", "b"]
+    assert table.fetches == 2, "after two refused listings each member asked for itself"
+
+
+def test_a_member_whose_own_fetch_is_refused_fails_named_with_the_cause(
+    h: Harness,
+) -> None:
+    class Forbidden(Exception):
+        status_code = 403
+
+    def refuse(*args: Any) -> Any:
+        raise Forbidden("no")
+
+    batch = Batch(key="servers", fetch_many=refuse)
+    fut = h.monitor.watch_states(
+        refuse, target={"ACTIVE"}, batch=batch, batch_item="a", name="create_server a"
+    )
+    for _ in range(4):
+        h.step(1)
+    error = fut.exception(timeout=0)
+    assert isinstance(error, PollingFailed) and isinstance(error.__cause__, Forbidden)
+    assert "create_server a" in str(error)

@@ -18,6 +18,7 @@ from osfutures import (
     MonitorShutdown,
     OperationFailed,
     OperationTimeout,
+    PollingFailed,
     ResourceGone,
 )
 
@@ -157,7 +158,8 @@ def test_fatal_probe_error_fails_only_its_own_operation(h: Harness, table: Table
     bad = h.monitor.watch_states(fetch, target={"ACTIVE"})
     good = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"})
     h.step(1)
-    assert isinstance(bad.exception(timeout=0), Forbidden)
+    error = bad.exception(timeout=0)
+    assert isinstance(error, PollingFailed) and isinstance(error.__cause__, Forbidden)
     table.put("vm", "ACTIVE")
     h.step(1)
     assert good.result(timeout=0)["status"] == "ACTIVE"

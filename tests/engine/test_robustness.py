@@ -22,6 +22,7 @@ from osfutures import (
     Monitor,
     MonitorCrashed,
     OperationFuture,
+    PollingFailed,
     RetriesExhausted,
     is_retryable,
     is_transient,
@@ -142,7 +143,8 @@ def test_fetch_many_returning_garbage_does_not_freeze_the_group(h: Harness, tabl
     assert h.monitor.wait_idle(timeout=1), "probe result never reported"
     # A fetch_many breaking its contract is a bug, not a passing error: the operation
     # fails with it at once (and is not frozen until probe_timeout).
-    assert isinstance(fut.exception(timeout=0), TypeError)
+    error = fut.exception(timeout=0)
+    assert isinstance(error, PollingFailed) and isinstance(error.__cause__, TypeError)
 
 
 def test_unhashable_batch_item_does_not_freeze_its_group(h: Harness, table: Table) -> None:

@@ -79,3 +79,14 @@ def test_retrying_twin_takes_a_deadline_for_the_whole_operation(
 ) -> None:
     future = conn.compute.create_server_async_r(name="whole", timeout=60, tout=30, **boot)
     assert future.result(timeout=60).status == "ACTIVE"
+
+
+def test_a_listing_refused_twice_is_no_verdict_on_the_servers(
+    cloud: FakeCloud, conn: osfutures.AsyncConnection, boot: dict[str, Any]
+) -> None:
+    futures = [conn.compute.create_server_async(name=f"r{i}", timeout=30, **boot) for i in range(3)]
+    # The token expires before each of two listings in a row: keystoneauth
+    # re-authenticates once, so that listing raises a bare 401.
+    cloud.faults.inject("expire_token", 2, route=SERVERS_DETAIL)
+    assert [repr(f.exception(timeout=30)) for f in futures] == ["None"] * 3
+    assert {f.result().status for f in futures} == {"ACTIVE"}
