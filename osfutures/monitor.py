@@ -16,6 +16,7 @@ If the thread dies anyway, every pending future fails with
 
 from __future__ import annotations
 
+import atexit
 import functools
 import heapq
 import itertools
@@ -24,6 +25,7 @@ import math
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Collection, Hashable
 from typing import Any, TypeVar
@@ -495,6 +497,7 @@ class Monitor:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+                _running.add(self)
             self._cond.notify_all()
 
     def _post(self, kind: str, item: Any) -> None:
@@ -919,6 +922,25 @@ def _getter(arg: str, value: str | Getter) -> Getter:
     if not callable(value):
         raise TypeError(f"{arg}: expected an attribute name or a callable, got {value!r}")
     return value
+
+
+# Monitors whose thread has started, for the exit report.
+_running: weakref.WeakSet[Monitor] = weakref.WeakSet()
+
+
+@atexit.register
+def _report_abandoned() -> None:
+    # The monitor threads are daemons (a process must be able to exit while the cloud
+    # still works): futures pending now are abandoned, and the caller should hear so.
+    pending = {m.name: m.pending_count() for m in list(_running)}
+    count = sum(pending.values())
+    if count:
+        log.warning(
+            "osfutures: exiting with %d operation(s) still in flight (%s); their futures"
+            " will never resolve, though the cloud goes on with the work",
+            count,
+            ", ".join(f"{n} on monitor {name!r}" for name, n in pending.items() if n),
+        )
 
 
 _default_lock = threading.Lock()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -370,3 +372,31 @@ def test_a_member_whose_own_fetch_is_refused_fails_named_with_the_cause(
     error = fut.exception(timeout=0)
     assert isinstance(error, PollingFailed) and isinstance(error.__cause__, Forbidden)
     assert "create_server a" in str(error)
+
+
+# -- the process around the futures ------------------------------------------------------
+
+_EXIT_SCRIPT = """
+import osfutures
+monitor = osfutures.Monitor(default_interval=0.05)
+futures = [monitor.watch(lambda: {{"status": "BUILD"}}, ready=lambda o: False) for _ in range({n})]
+done = monitor.watch(lambda: {{"status": "ACTIVE"}}, ready=bool)
+done.result(timeout=10)
+"""
+
+
+@pytest.mark.parametrize("pending", [0, 3])
+def test_exit_warns_once_of_operations_still_in_flight(pending: int) -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", _EXIT_SCRIPT.format(n=pending)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    warnings = [line for line in run.stderr.splitlines() if "still in flight" in line]
+    if pending:
+        assert len(warnings) == 1, run.stderr
+        assert "3 operation(s) still in flight" in warnings[0]
+    else:
+        assert warnings == [], run.stderr
