@@ -2,13 +2,39 @@
 
 The pytest fixtures (``fake_cloud``, ``fake_conn``) come from
 :mod:`osfutures.testing.pytest_plugin`, loaded by pytest through an entry point.
+
+The names below are imported when first used: FakeCloud needs the ``testing`` extra
+(cheroot, werkzeug), and importing this package, which pytest does for the plugin in
+every run and the command line does for its argument checks, must work without it.
 """
 
-from .fakecloud.clock import Clock, ManualClock, MonotonicClock
-from .fakecloud.cloud import FakeCloud
-from .fakecloud.faults import FaultConfig, FaultKind, Faults
-from .fakecloud.identity.models import Credentials
-from .fakecloud.scenario import NameRule, Outcome, Scenario, Timing
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .fakecloud.clock import Clock, ManualClock, MonotonicClock
+    from .fakecloud.cloud import FakeCloud
+    from .fakecloud.faults import FaultConfig, FaultKind, Faults
+    from .fakecloud.identity.models import Credentials
+    from .fakecloud.scenario import NameRule, Outcome, Scenario, Timing
+
+#: Each public name and the module that defines it.
+_HOMES = {
+    "Clock": ".fakecloud.clock",
+    "Credentials": ".fakecloud.identity.models",
+    "FakeCloud": ".fakecloud.cloud",
+    "FaultConfig": ".fakecloud.faults",
+    "FaultKind": ".fakecloud.faults",
+    "Faults": ".fakecloud.faults",
+    "ManualClock": ".fakecloud.clock",
+    "MonotonicClock": ".fakecloud.clock",
+    "NameRule": ".fakecloud.scenario",
+    "Outcome": ".fakecloud.scenario",
+    "Scenario": ".fakecloud.scenario",
+    "Timing": ".fakecloud.scenario",
+}
 
 __all__ = [
     "Clock",
@@ -24,3 +50,16 @@ __all__ = [
     "Scenario",
     "Timing",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

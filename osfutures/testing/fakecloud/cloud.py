@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .accounting import Accounting
 from .clock import Clock, ManualClock, MonotonicClock
 from .control import PREFIX as CONTROL_PREFIX
@@ -42,14 +44,19 @@ class FakeCloud:
     :param clock: the scenario clock; real time when omitted, or a
         :class:`ManualClock` that a test advances.
     :param host: the address to listen on.
-    :param port: the port; 0 picks a free one.
-    :param token_ttl: seconds a keystone token is valid (scenario time).
+    :param port: the port, 0-65535; 0 picks a free one.
+    :param token_ttl: seconds a keystone token is valid (scenario time). Under 120 s,
+        keystoneauth (and so openstacksdk) fetches a new token before every request,
+        since it takes a token with less than 120 s left for expired: a
+        :class:`UserWarning` says so.
     :param users: the accounts; one ``admin``/``password`` user in project ``admin``
         when omitted. The first is the one :meth:`connect` uses.
     :param faults: standing fault rates; none when omitted.
-    :param threads: HTTP worker threads.
+    :param threads: HTTP worker threads, at least 1.
     :param services: the services to run; the registry's when omitted.
-    :raises ValueError: if ``users`` is empty.
+    :raises TypeError: if an argument has the wrong type.
+    :raises ValueError: if ``users`` is empty, ``port`` is outside 0-65535,
+        ``token_ttl`` is not a positive number of seconds or ``threads`` is under 1.
     """
 
     def __init__(
@@ -66,9 +73,9 @@ class FakeCloud:
         threads: int = 32,
         services: Sequence[ServiceSpec] = SERVICES,
     ) -> None:
-        users = tuple(users) if users is not None else (Credentials(),)
-        if not users:
-            raise ValueError("a FakeCloud needs at least one user")
+        users = _check_arguments(
+            seed, scenario, clock, host, port, token_ttl, users, faults, threads, services
+        )
         self.credentials = users[0]
         clock = clock or MonotonicClock()
         self.context = CloudContext(
@@ -233,3 +240,44 @@ class FakeCloud:
     def _expire_all_tokens(self) -> None:
         with self.context.lock:
             self.identity.expire()
+
+
+def _check_arguments(
+    seed: object,
+    scenario: object,
+    clock: object,
+    host: object,
+    port: object,
+    token_ttl: object,
+    users: Sequence[Credentials] | None,
+    faults: object,
+    threads: object,
+    services: Sequence[ServiceSpec],
+) -> tuple[Credentials, ...]:
+    """Check FakeCloud's arguments (type before range); return the users as a tuple."""
+    checks.ANY_INTEGER.check("seed", seed)
+    if scenario is not None:
+        checks.instance("scenario", scenario, Scenario, "a Scenario")
+    if clock is not None:
+        checks.instance("clock", clock, Clock, "a Clock")
+    checks.instance("host", host, str, "an address")
+    checks.PORT.check("port", port)
+    ttl = checks.POSITIVE_SECONDS.check("token_ttl", token_ttl)
+    if ttl < checks.KEYSTONEAUTH_MIN_TOKEN_LIFE:
+        warnings.warn(
+            f"token_ttl={ttl:g}: keystoneauth takes a token with less than "
+            f"{checks.KEYSTONEAUTH_MIN_TOKEN_LIFE} s left for expired, so clients will "
+            "re-authenticate before every request",
+            stacklevel=3,
+        )
+    accounts = (Credentials(),) if users is None else tuple(users)
+    if not accounts:
+        raise ValueError("users: need at least one user, got none")
+    for index, creds in enumerate(accounts):
+        checks.instance(f"users[{index}]", creds, Credentials, "a Credentials")
+    if faults is not None:
+        checks.instance("faults", faults, FaultConfig, "a FaultConfig")
+    checks.AT_LEAST_ONE.check("threads", threads)
+    for index, spec in enumerate(services):
+        checks.instance(f"services[{index}]", spec, ServiceSpec, "a ServiceSpec")
+    return accounts

@@ -2,17 +2,30 @@
 
 Backends raise :class:`ApiError` subclasses; the frontend of the service that was called
 renders them with its style: Nova's ``{"itemNotFound": {"code": 404, "message": ...}}``,
-keystone's ``{"error": {"code", "message", "title"}}`` or glance's webob body.
+keystone's ``{"error": {"code", "message", "title"}}`` or webob's own body, which glance
+sends and so does the middleware in front of every service (oslo's request size limit, the
+URL router's 404).
 """
 
 from __future__ import annotations
 
 import http
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from werkzeug.wrappers import Response
+
+#: webob's explanations, which its bare error bodies and heat's fault body show.
+NOT_FOUND = "The resource could not be found."
+CLIENT_ERROR = (
+    "The server could not comply with the request since it is either malformed or "
+    "otherwise incorrect."
+)
+SERVER_ERROR = "The server has either erred or is incapable of performing the requested operation."
+
+# webob's titles where Python's differ (3.13 renamed 413 and 422).
+_WEBOB_TITLES = {413: "Request Entity Too Large", 422: "Unprocessable Entity"}
 
 
 class ApiError(Exception):
@@ -20,19 +33,29 @@ class ApiError(Exception):
 
     :param message: the human-readable message, worded as the real service words it.
     :param retry_after: seconds for a ``Retry-After`` header (413, 429, 503).
+    :param unexpected: for an error the real service did not expect (its fault wrapper
+        turns any stray exception into a 500), that exception; heat's and octavia's
+        error bodies name or quote it.
     """
 
     status = 500
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        unexpected: BaseException | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.unexpected = unexpected
 
     @property
     def title(self) -> str:
-        """The HTTP reason phrase, e.g. ``Not Found``."""
-        return http.HTTPStatus(self.status).phrase
+        """The HTTP reason phrase as webob words it, e.g. ``Not Found``."""
+        return _WEBOB_TITLES.get(self.status) or http.HTTPStatus(self.status).phrase
 
 
 class BadRequest(ApiError):
@@ -59,6 +82,21 @@ class NotFound(ApiError):
     status = 404
 
 
+class MethodNotAllowed(ApiError):
+    """405: the path exists, but not with this method.
+
+    :param method: the request's method.
+    :param allow: the methods the path answers; webob's rendering lists them in ``Allow``.
+    :param message: the message, where the service words it otherwise than webob.
+    """
+
+    status = 405
+
+    def __init__(self, method: str, allow: Iterable[str], message: str | None = None) -> None:
+        super().__init__(message or f"The method {method} is not allowed for this resource.")
+        self.allow = tuple(allow)
+
+
 class NotAcceptable(ApiError):
     """406: e.g. an unsupported microversion."""
 
@@ -72,9 +110,15 @@ class Conflict(ApiError):
 
 
 class RequestTooLarge(ApiError):
-    """413: the over-limit answer of older Nova rate limiting."""
+    """413: a request body over the size limit, or older Nova's rate limiting."""
 
     status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    """415: a request body of a content type the service does not read."""
+
+    status = 415
 
 
 class TooManyRequests(ApiError):
@@ -158,17 +202,31 @@ def render_keystone(error: ApiError, wants_json: bool = True) -> Response:
     return _finish(error, json_response(body, error.status))
 
 
-def render_glance(error: ApiError, wants_json: bool = True) -> Response:
-    """Render as glance's webob exceptions do: JSON when asked for, else an HTML page."""
+def render_webob(error: ApiError, wants_json: bool = True) -> Response:
+    """Render as a bare webob exception does: JSON when asked for, else an HTML page.
+
+    Glance's errors look like this, and so do the answers of the middleware in front of
+    the other services: oslo.middleware's request size limit and the URL router's 404.
+    A 405 carries an ``Allow`` header.
+    """
     code = f"{error.status} {error.title}"
+    if isinstance(error, MethodNotAllowed):
+        # webob's 405 has a template of its own.
+        text = f"{error.message} <br /><br />\n"
+    else:
+        text = f"{error.message}<br /><br />\n\n\n"
     if wants_json:
-        body = {"message": f"{error.message}<br /><br />\n\n\n", "code": code, "title": error.title}
-        return _finish(error, json_response(body, error.status))
-    page = (
-        f"<html>\n <head>\n  <title>{code}</title>\n </head>\n <body>\n  <h1>{code}</h1>\n"
-        f"  {error.message}<br /><br />\n\n\n\n </body>\n</html>"
-    )
-    return _finish(error, Response(page, status=error.status, content_type="text/html"))
+        body = {"message": text, "code": code, "title": error.title}
+        response = json_response(body, error.status)
+    else:
+        page = (
+            f"<html>\n <head>\n  <title>{code}</title>\n </head>\n <body>\n  <h1>{code}</h1>\n"
+            f"  {text}\n </body>\n</html>"
+        )
+        response = Response(page, status=error.status, content_type="text/html")
+    if isinstance(error, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(error.allow)
+    return _finish(error, response)
 
 
 def render_heat(error: ApiError, wants_json: bool = True) -> Response:
@@ -182,29 +240,37 @@ def render_heat(error: ApiError, wants_json: bool = True) -> Response:
     kind = cls.__name__
     if cls.__module__ == __name__:
         kind = "HTTP" + error.title.replace(" ", "")
+    detail: dict[str, Any] = {"message": error.message, "traceback": None, "type": kind}
+    if error.unexpected is not None:
+        # Heat names an exception it did not expect but keeps its text to itself.
+        detail = {"traceback": None, "type": type(error.unexpected).__name__}
     body = {
         "explanation": _WEBOB_EXPLANATIONS.get(error.status, error.title),
         "code": error.status,
-        "error": {"message": error.message, "traceback": None, "type": kind},
+        "error": detail,
         "title": error.title,
     }
     return _finish(error, json_response(body, error.status))
 
 
 def render_octavia(error: ApiError, wants_json: bool = True) -> Response:
-    """Render as octavia's WSME layer does: ``faultcode`` is Client for 4xx."""
+    """Render as octavia's WSME layer does: ``faultcode`` is Client for 4xx; an exception
+    it did not expect is quoted."""
     fault = "Client" if error.status < 500 else "Server"
-    body = {"faultcode": fault, "faultstring": error.message, "debuginfo": None}
+    text = error.message if error.unexpected is None else str(error.unexpected)
+    body = {"faultcode": fault, "faultstring": text, "debuginfo": None}
     return _finish(error, json_response(body, error.status))
 
 
 # webob's explanation of each status, which heat puts beside the message.
 _WEBOB_EXPLANATIONS = {
-    400: "The server could not comply with the request since it is either malformed or "
-    "otherwise incorrect.",
+    400: CLIENT_ERROR,
     403: "Access was denied to this resource.",
-    404: "The resource could not be found.",
+    404: NOT_FOUND,
+    405: CLIENT_ERROR,
     409: "There was a conflict when trying to complete your request.",
-    500: "The server has either erred or is incapable of performing the requested operation.",
+    413: "The body of your request was too large for this server.",
+    415: CLIENT_ERROR,
+    500: SERVER_ERROR,
     503: "The server is currently unavailable. Please try again at a later time.",
 }

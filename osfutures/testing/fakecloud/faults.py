@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from . import checks
 from .scenario import Duration
 
 
@@ -67,6 +68,10 @@ class FaultConfig:
     :param retry_after: the ``Retry-After`` seconds of 429, 413 and 503 answers.
     :param route: a regular expression the ``"METHOD /template"`` key must match
         (``search``); every route when None.
+    :raises TypeError: if an argument has the wrong type.
+    :raises ValueError: if a time is negative (or ``low > high``), a rate is outside 0-1
+        or the rates add up to more than 1, ``throttle_burst`` is under 1, or ``route``
+        does not compile.
     """
 
     latency: Duration = 0.0
@@ -78,11 +83,22 @@ class FaultConfig:
     retry_after: float = 1.0
     route: str | None = None
 
+    def __post_init__(self) -> None:
+        checks.duration("latency", self.latency)
+        rates = ("error_rate", "unavailable_rate", "drop_rate", "throttle_rate")
+        for name in rates:
+            checks.PROBABILITY.check(name, getattr(self, name))
+        checks.rates_sum(rates, tuple(getattr(self, name) for name in rates))
+        checks.AT_LEAST_ONE.check("throttle_burst", self.throttle_burst)
+        checks.SECONDS.check("retry_after", self.retry_after)
+        checks.regex("route", self.route)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         """Build from JSON (a latency range comes as a two-element list).
 
-        :raises TypeError: on an unknown field.
+        :raises TypeError: on an unknown field, or one of the wrong type.
+        :raises ValueError: on a value out of range.
         """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -90,7 +106,7 @@ class FaultConfig:
             raise TypeError(f"unknown fault settings: {sorted(unknown)}")
         latency = data.get("latency")
         if isinstance(latency, list):
-            data = {**data, "latency": (float(latency[0]), float(latency[1]))}
+            data = {**data, "latency": tuple(latency)}
         return cls(**data)
 
 
@@ -130,7 +146,9 @@ class Faults:
     def set(self, **changes: Any) -> FaultConfig:
         """Change standing rates, e.g. ``faults.set(unavailable_rate=0.1)``; return them.
 
-        :raises TypeError: on an unknown setting.
+        :raises TypeError: on an unknown setting, or one of the wrong type.
+        :raises ValueError: on a value out of range (see :class:`FaultConfig`); the
+            rates in effect are then left as they were.
         """
         with self._lock:
             self._config = replace(self._config, **changes)
@@ -148,9 +166,21 @@ class Faults:
         """Apply a fault to the next ``count`` requests whose route key matches ``route``.
 
         :param kind: a :class:`FaultKind` or its value.
-        :param route: a regular expression searched in ``"METHOD /template"``.
-        :raises ValueError: on an unknown kind.
+        :param count: how many requests it hits, at least 1.
+        :param route: a regular expression searched in ``"METHOD /template"``; every
+            route when None.
+        :param retry_after: the ``Retry-After`` seconds of a 429, 413 or 503.
+        :raises TypeError: if an argument has the wrong type.
+        :raises ValueError: on an unknown kind, a count under 1, a negative
+            ``retry_after`` or a ``route`` that does not compile.
         """
+        checks.instance("kind", kind, (FaultKind, str), "a FaultKind or its value")
+        kinds = {k.value for k in FaultKind}
+        if kind not in kinds:
+            raise ValueError(f"kind: need one of {', '.join(sorted(kinds))}, got {kind!r}")
+        checks.AT_LEAST_ONE.check("count", count)
+        checks.SECONDS.check("retry_after", retry_after)
+        checks.regex("route", route)
         fault = Fault(FaultKind(kind), retry_after)
         with self._lock:
             self._pending.append(_Pending(fault, count, self._compile(route)))

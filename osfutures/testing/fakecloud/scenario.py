@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from . import checks
+
 Duration = float | tuple[float, float]
 
 
@@ -36,12 +38,23 @@ class Timing:
     :param stuck_rate: the chance (0-1) that it never ends.
     :param fault_message: the message of the fault an ERROR ending records; the service's
         usual message when omitted.
+    :raises TypeError: if an argument has the wrong type.
+    :raises ValueError: if a duration is negative (or ``low > high``), a chance is outside
+        0-1, or the two chances add up to more than 1.
     """
 
     duration: Duration = 1.0
     error_rate: float = 0.0
     stuck_rate: float = 0.0
     fault_message: str | None = None
+
+    def __post_init__(self) -> None:
+        checks.duration("duration", self.duration)
+        checks.PROBABILITY.check("error_rate", self.error_rate)
+        checks.PROBABILITY.check("stuck_rate", self.stuck_rate)
+        checks.rates_sum(("error_rate", "stuck_rate"), (self.error_rate, self.stuck_rate))
+        if self.fault_message is not None:
+            checks.instance("fault_message", self.fault_message, str, "a string")
 
 
 #: Operations a name rule leaves alone unless it names them, so forced failures can
@@ -57,11 +70,17 @@ class NameRule:
     :param outcome: the outcome to force.
     :param operations: the operations it applies to; empty means every operation except
         deletion.
+    :raises TypeError: if an argument has the wrong type (``operations`` a bare string).
     """
 
     marker: str
     outcome: Outcome
     operations: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        checks.instance("marker", self.marker, str, "a string")
+        checks.instance("outcome", self.outcome, Outcome, "an Outcome")
+        checks.instance("operations", self.operations, (frozenset, set), "a set of names")
 
     def applies(self, operation: str, name: str) -> bool:
         """Return whether this rule decides ``operation`` on a resource named ``name``."""
@@ -101,6 +120,8 @@ class Scenario:
         ends in ERROR and one containing ``stuck`` never ends.
     :param progress_steps: how many times ``progress`` moves during an operation that
         reports it (each move also moves ``updated``, as Nova's progress updates do).
+    :raises TypeError: if an argument has the wrong type.
+    :raises ValueError: if ``progress_steps`` is negative.
     """
 
     seed: int = 0
@@ -108,6 +129,17 @@ class Scenario:
     timings: Mapping[str, Timing] = field(default_factory=dict)
     rules: tuple[NameRule, ...] = DEFAULT_RULES
     progress_steps: int = 4
+
+    def __post_init__(self) -> None:
+        checks.ANY_INTEGER.check("seed", self.seed)
+        checks.instance("default", self.default, Timing, "a Timing")
+        checks.instance("timings", self.timings, Mapping, "a mapping of Timing")
+        for key, timing in self.timings.items():
+            checks.instance(f"timings[{key!r}]", timing, Timing, "a Timing")
+        checks.instance("rules", self.rules, tuple, "a tuple of NameRule")
+        for index, rule in enumerate(self.rules):
+            checks.instance(f"rules[{index}]", rule, NameRule, "a NameRule")
+        checks.AT_LEAST_ZERO.check("progress_steps", self.progress_steps)
 
     @classmethod
     def fast(cls, seed: int = 0, duration: Duration = 0.1, **kwargs: Any) -> Scenario:

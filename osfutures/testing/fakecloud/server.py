@@ -1,9 +1,9 @@
 """The HTTP side: cheroot serves, werkzeug routes, one WSGI app dispatches to services.
 
-Every request goes: route match, fault decision, token check, the service's handler
-under the cloud lock, then accounting. A dropped-connection fault closes the real socket
-without a response; the app reaches the socket through :class:`_Gateway`, which puts a
-``drop`` callable in the WSGI environ.
+Every request goes: route match, body size check, fault decision, token check, the
+service's handler under the cloud lock, then accounting. A dropped-connection fault closes
+the real socket without a response; the app reaches the socket through :class:`_Gateway`,
+which puts a ``drop`` callable in the WSGI environ.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from werkzeug.wrappers import Request, Response
 from .accounting import Accounting
 from .errors import (
     BY_STATUS,
-    ApiError,
+    SERVER_ERROR,
     InternalError,
-    NotFound,
+    RequestTooLarge,
     Unauthorized,
     render_keystone,
+    render_webob,
 )
 from .faults import FAULT_STATUS, FaultKind, Faults
 from .service import (
@@ -139,13 +140,16 @@ class FakeApp:
         try:
             endpoint, args = adapter.match()
         except RouteNotFound:
-            return self._unrouted(request, NotFound("The resource could not be found.")), ""
-        except MethodNotAllowed:
-            return Response("Method Not Allowed", status=405), ""
+            return self._unrouted(request, ()), ""
+        except MethodNotAllowed as refused:
+            return self._unrouted(request, refused.valid_methods or ()), ""
         prefix, frontend, route, template = self._targets[endpoint]
         if prefix == self._control_prefix:
             return self._call(request, prefix, frontend, route, dict(args), None), ""
         route_key = f"{request.method} {template}"
+        too_large = _refuse_size(request, frontend)
+        if too_large is not None:
+            return too_large, route_key
         delay, fault = self.faults.decide(route_key)
         if delay:
             time.sleep(delay)
@@ -210,15 +214,38 @@ class FakeApp:
         response.headers["WWW-Authenticate"] = f'Keystone uri="{request.host_url}identity"'
         return response
 
-    def _unrouted(self, request: Request, error: ApiError) -> Response:
+    def _unrouted(self, request: Request, allow: Iterable[str]) -> Response:
         for prefix, frontend in self._prefixes:
             if request.path == prefix or request.path.startswith(prefix + "/"):
-                return frontend.render_error(error, wants_json(request))
+                too_large = _refuse_size(request, frontend)
+                return too_large or frontend.unrouted(request, _declared(allow))
         return Response("Not Found", status=404, content_type="text/plain")
 
 
+#: What oslo.middleware's sizelimit answers; the %s is in its explanation unfilled.
+SIZE_LIMIT_MESSAGE = "Request is too large. Larger than max_request_body_size (%s)."
+
+
+def _refuse_size(request: Request, frontend: ServiceFrontend) -> Response | None:
+    """Return the 413 of a body over the service's limit, judged by Content-Length alone
+    (the body is never read), or None."""
+    limit = frontend.max_body_size
+    if limit is None or (request.content_length or 0) <= limit:
+        return None
+    return render_webob(RequestTooLarge(SIZE_LIMIT_MESSAGE), wants_json(request))
+
+
+def _declared(methods: Iterable[str]) -> tuple[str, ...]:
+    # werkzeug adds HEAD to every GET rule; the services' Allow lists do not show it.
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+    present = set(methods)
+    if "GET" in present:
+        present.discard("HEAD")
+    return tuple(m for m in order if m in present)
+
+
 _FAULT_MESSAGES = {
-    500: "The server has either erred or is incapable of performing the requested operation.",
+    500: SERVER_ERROR,
     503: "The server is currently unavailable. Please try again at a later time.",
     429: "This request was rate-limited.",
     413: "This request was rate-limited.",
@@ -249,7 +276,11 @@ class HttpServer:
     def start(self) -> None:
         """Bind and start serving.
 
-        :raises OSError: if the address cannot be bound.
+        Every thread it starts is a daemon: a cloud nobody stopped never keeps the
+        interpreter from exiting, at the end of a script or on Ctrl-C.
+
+        :raises OSError: if the address cannot be bound, with the errno of the failure
+            (``errno.EADDRINUSE``, ...) and the address as its ``filename``.
         """
         server = cheroot.wsgi.Server(
             (self.host, self.port),
@@ -263,7 +294,12 @@ class HttpServer:
         # cheroot's select loop checks for stop this often; its 0.5 s default makes every
         # test's teardown half a second long.
         server.expiration_interval = 0.1
-        server.prepare()
+        # prepare() binds and starts cheroot's worker threads, which it makes without a
+        # daemon flag, so they inherit the flag of the thread that makes them.
+        try:
+            _on_daemon_thread(server.prepare)
+        except OSError as error:
+            raise _bind_error(error, f"{self.host}:{self.port}") from error
         self.port = int(server.bind_addr[1])
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="fakecloud-http", daemon=True)
@@ -277,3 +313,29 @@ class HttpServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+def _on_daemon_thread(function: Callable[[], None]) -> None:
+    """Run ``function`` on a daemon thread, wait for it, and raise what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            function()
+        except BaseException as error:  # handed to the thread that waits
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="fakecloud-http-start", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _bind_error(error: OSError, address: str) -> OSError:
+    """Return cheroot's bind failure as an OSError with the errno and reason it buries in
+    its message ("No socket could be created -- ((host, port): [Errno 98] Address ...)")."""
+    found = re.search(r"\[Errno (-?\d+)\] ([^()]*)\)$", str(error))
+    if found is None:
+        return OSError(error.errno, str(error), address)
+    return OSError(int(found.group(1)), found.group(2), address)

@@ -20,7 +20,18 @@ from werkzeug.wrappers import Request, Response
 
 from .accounting import Accounting
 from .clock import Clock
-from .errors import ApiError, BadRequest, ErrorRenderer, NotAcceptable, render_keystone
+from .errors import (
+    NOT_FOUND,
+    SERVER_ERROR,
+    ApiError,
+    BadRequest,
+    ErrorRenderer,
+    InternalError,
+    NotAcceptable,
+    NotFound,
+    render_keystone,
+    render_webob,
+)
 from .lifecycle import ResourceStore
 from .scenario import Scenario
 
@@ -29,6 +40,9 @@ Version = tuple[int, int]
 #: The header of the microversion negotiation the services share.
 VERSION_HEADER = "OpenStack-API-Version"
 _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+#: oslo.middleware's default ``max_request_body_size`` (112 KiB): the limit of the
+#: ``sizelimit`` filter in front of nova, cinder, manila, octavia and keystone.
+OSLO_MAX_REQUEST_BODY_SIZE = 114688
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,8 @@ class Call:
     :param base_url: scheme, host and port the client used, without a trailing slash.
     :param prefix: the service's URL prefix (``/compute``).
     :param version: the API microversion in effect, for services that have them.
+    :param discard_body: whether the service ignores this request's body (cinder does
+        when no Content-Type names it); :meth:`json` then returns None.
     """
 
     request: Request
@@ -65,6 +81,7 @@ class Call:
     base_url: str
     prefix: str
     version: Version = (0, 0)
+    discard_body: bool = False
 
     @property
     def root(self) -> str:
@@ -81,18 +98,33 @@ class Call:
             raise RuntimeError("this route is public: no principal")
         return self.principal
 
+    @property
+    def media_type(self) -> str | None:
+        """The Content-Type without parameters, lowercase; None without the header."""
+        if "Content-Type" not in self.request.headers:
+            return None
+        return self.request.mimetype
+
     def json(self) -> Any:
-        """Return the request body parsed as JSON, None when empty.
+        """Return the request body parsed as JSON, None when empty or discarded.
 
         :raises ValueError: if the body is not JSON (or not text), with the parser's
             message; the frontend words the error answer.
+        :raises InternalError: if the body nests deeper than the parser can follow.
         """
+        if self.discard_body:
+            return None
         data = self.request.get_data()
         if not data:
             return None
         # Not request.get_json(): on bad JSON it raises werkzeug's own BadRequest, which
         # no frontend renders, so the client would get a 500 instead of the service's 400.
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError as error:
+            # The services parse with json.loads as well and catch only ValueError, so
+            # their fault wrappers answer this as any unexpected exception: a 500.
+            raise InternalError(SERVER_ERROR, unexpected=error) from None
 
 
 Handler = Callable[..., Response]
@@ -126,6 +158,10 @@ class ServiceFrontend:
 
     #: How this service words its errors.
     render_error: ErrorRenderer = staticmethod(render_keystone)
+    #: The largest request body the service takes, in bytes: a larger Content-Length is
+    #: refused with 413 before routing and authentication, as oslo.middleware's
+    #: ``sizelimit`` filter refuses it. None for a service without that filter.
+    max_body_size: int | None = None
 
     def __init__(self, context: CloudContext) -> None:
         self.context = context
@@ -143,6 +179,17 @@ class ServiceFrontend:
         except ApiError as error:
             response = self.render_error(error, wants_json(call.request))
         return self.finish(call, response) if route.framed else response
+
+    def unrouted(self, request: Request, allow: Sequence[str]) -> Response:
+        """Answer a request that no route takes; override where the service differs.
+
+        By default as the ``routes`` mapper of nova, cinder, manila and heat does: it
+        matches method and path together, so a known path with another method gets the
+        same bare webob 404 as an unknown path.
+
+        :param allow: the methods the path answers; empty when no route has the path.
+        """
+        return render_webob(NotFound(NOT_FOUND), wants_json(request))
 
     def begin(self, call: Call) -> None:
         """Check or read request-wide headers; override for microversions.

@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
-from ..errors import BadRequest, NotFound, json_response, render_nova
+from ..errors import BadRequest, NotFound, UnsupportedMediaType, json_response, render_nova
 from ..lifecycle import ResourceStore
 from ..service import (
+    OSLO_MAX_REQUEST_BODY_SIZE,
     VERSION_HEADER,
     Call,
     CloudContext,
@@ -37,6 +38,8 @@ from .models import (
 
 MIN_VERSION = (3, 0)
 MAX_VERSION = (3, 71)
+#: The Content-Types cinder reads a body in (cinder.api.openstack.wsgi).
+MEDIA_TYPES = frozenset({"application/json", "application/vnd.openstack.volume+json"})
 #: When cinder last changed its version document (api_version_request.UPDATED).
 UPDATED = "2023-08-31T00:00:00Z"
 MAX_LIMIT = 1000  # cinder's osapi_max_limit
@@ -194,6 +197,7 @@ class BlockStorageResponses(ServiceFrontend):
     """
 
     render_error = staticmethod(render_nova)
+    max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -218,19 +222,28 @@ class BlockStorageResponses(ServiceFrontend):
     # -- microversions ---------------------------------------------------------------
 
     def begin(self, call: Call) -> None:
-        """Read ``OpenStack-API-Version: volume 3.x`` as cinder does.
+        """Read ``OpenStack-API-Version: volume 3.x``, then the body's Content-Type, as
+        cinder does: a body without a Content-Type is ignored.
 
         :raises BadRequest: on a malformed version, or a header with no volume entry.
         :raises NotAcceptable: on a version outside the supported range.
+        :raises UnsupportedMediaType: on a body of any other Content-Type (``text/plain``
+            too, unlike Nova).
         """
         header = call.request.headers.get(VERSION_HEADER)
         if header is None:
             call.version = MIN_VERSION
+        else:
+            requested = version_entry(header, "volume")
+            if not requested:
+                raise BadRequest("API version None is not supported on this method.")
+            read_microversion(call, requested, MIN_VERSION, MAX_VERSION)
+        if not call.request.get_data():
             return
-        requested = version_entry(header, "volume")
-        if not requested:
-            raise BadRequest("API version None is not supported on this method.")
-        read_microversion(call, requested, MIN_VERSION, MAX_VERSION)
+        if call.media_type is None:
+            call.discard_body = True
+        elif call.media_type not in MEDIA_TYPES:
+            raise UnsupportedMediaType("Unsupported Content-Type")
 
     def finish(self, call: Call, response: Response) -> Response:
         """Echo the microversion in effect, as cinder does once it has read one."""

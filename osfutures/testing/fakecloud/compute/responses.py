@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..clock import isotime, parse_isotime
-from ..errors import BadRequest, json_response, render_nova
+from ..errors import BadRequest, UnsupportedMediaType, json_response, render_nova
 from ..service import (
+    OSLO_MAX_REQUEST_BODY_SIZE,
     VERSION_HEADER,
     Call,
     CloudContext,
@@ -37,6 +38,8 @@ MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 100)
 MAX_LIMIT = 1000  # Nova's osapi_max_limit
 LEGACY_VERSION_HEADER = "X-OpenStack-Nova-API-Version"
+#: The Content-Types Nova reads a body in (nova.api.openstack.wsgi).
+MEDIA_TYPES = frozenset({"application/json", "application/vnd.openstack.compute+json"})
 # Nova shows progress only in these statuses.
 PROGRESS_STATUSES = frozenset(
     {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
@@ -62,7 +65,8 @@ def _require(container: Mapping[str, Any], key: str, where: str) -> Any:
 
 def _object(body: Any, key: str) -> dict[str, Any]:
     if not isinstance(body, dict) or key not in body:
-        raise invalid(key, body, f"'{key}' is a required property")
+        # A missing top-level key has no path: Nova shows the bare schema message.
+        raise BadRequest(f"'{key}' is a required property")
     value = body[key]
     if not isinstance(value, dict):
         raise invalid(key, value, f"{value!r} is not of type 'object'")
@@ -95,6 +99,7 @@ class ComputeResponses(ServiceFrontend):
     """
 
     render_error = staticmethod(render_nova)
+    max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -108,16 +113,21 @@ class ComputeResponses(ServiceFrontend):
     # -- microversions ---------------------------------------------------------------
 
     def begin(self, call: Call) -> None:
-        """Read the requested microversion.
+        """Read the requested microversion, then check the Content-Type as Nova does.
 
         :raises BadRequest: on a malformed version.
         :raises NotAcceptable: on a version outside the supported range.
+        :raises UnsupportedMediaType: on a Content-Type Nova reads no body in, whatever
+            the method and even with no body; an empty one or ``text/plain`` (what some
+            servers default to) counts as none.
         """
         headers = call.request.headers
         requested = version_entry(headers.get(VERSION_HEADER), "compute")
         if requested is None:
             requested = headers.get(LEGACY_VERSION_HEADER)
         read_microversion(call, requested, MIN_VERSION, MAX_VERSION)
+        if call.media_type not in (None, "", "text/plain", *MEDIA_TYPES):
+            raise UnsupportedMediaType("Unsupported Content-Type")
 
     def finish(self, call: Call, response: Response) -> Response:
         """Echo the microversion in effect, as Nova does on every v2.1 answer."""

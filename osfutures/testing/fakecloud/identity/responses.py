@@ -5,16 +5,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from ..clock import isotime
-from ..errors import BadRequest, NotFound, json_response
-from ..service import Call, CloudContext, Principal, Route, ServiceFrontend
+from ..errors import (
+    NOT_FOUND,
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    json_response,
+    render_keystone,
+)
+from ..service import (
+    OSLO_MAX_REQUEST_BODY_SIZE,
+    Call,
+    CloudContext,
+    Principal,
+    Route,
+    ServiceFrontend,
+)
 from . import urls
 from .models import DEFAULT_DOMAIN, Credentials, IdentityBackend, Token
 
 VERSION_UPDATED = "2024-04-03T00:00:00Z"
 REGION = "RegionOne"
+
+
+def validation_error(attribute: str, target: str) -> BadRequest:
+    """Return keystone's ValidationError."""
+    return BadRequest(
+        f"Expecting to find {attribute} in {target}. The server could not comply with the "
+        "request since it is either malformed or otherwise incorrect. The client is "
+        "assumed to be in error."
+    )
 
 
 class IdentityResponses(ServiceFrontend):
@@ -23,6 +46,8 @@ class IdentityResponses(ServiceFrontend):
     :param context: the cloud; ``context.backends["identity"]`` must already hold the
         :class:`IdentityBackend`, since FakeCloud makes it before the services.
     """
+
+    max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -35,6 +60,30 @@ class IdentityResponses(ServiceFrontend):
     def routes(self) -> Sequence[Route]:
         """Return the routing table."""
         return urls.routes(self)
+
+    def unrouted(self, request: Request, allow: Sequence[str]) -> Response:
+        """Answer in keystone's error body (Flask's own answers are not imitated)."""
+        error = MethodNotAllowed(request.method, allow) if allow else NotFound(NOT_FOUND)
+        return render_keystone(error)
+
+    def begin(self, call: Call) -> None:
+        """Check any body as keystone does before it routes: a JSON object, sent as
+        ``application/json`` (or ``*/*+json``, or with no Content-Type).
+
+        :raises BadRequest: keystone's ValidationError for another Content-Type or for a
+            body that is not a JSON object.
+        """
+        if not call.request.get_data():
+            return
+        media_type = call.media_type
+        if media_type and not call.request.is_json:
+            raise validation_error("application/json", "Content-Type header")
+        try:
+            body = call.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise validation_error("valid JSON", "request body")
 
     def _version_doc(self, call: Call) -> dict[str, Any]:
         return {
@@ -63,12 +112,8 @@ class IdentityResponses(ServiceFrontend):
             identity = auth["identity"]
             methods = identity["methods"]
             project = (auth.get("scope") or {}).get("project")
-        except (ValueError, KeyError, TypeError):
-            raise BadRequest(
-                "Expecting to find identity in auth. The server could not comply with the "
-                "request since it is either malformed or otherwise incorrect. The client is "
-                "assumed to be in error."
-            ) from None
+        except (KeyError, TypeError):
+            raise validation_error("identity", "auth") from None
         if "password" in methods:
             token_id, token = self.backend.password_auth(
                 identity["password"]["user"], project, call.now

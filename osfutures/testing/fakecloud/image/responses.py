@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from ..clock import isotime
-from ..errors import BadRequest, json_response, render_glance
-from ..service import Call, CloudContext, Route, ServiceFrontend
+from ..errors import NOT_FOUND, BadRequest, MethodNotAllowed, NotFound, json_response, render_webob
+from ..service import Call, CloudContext, Route, ServiceFrontend, wants_json
 from . import urls
 from .models import Image, ImageBackend
 
@@ -26,7 +26,7 @@ class ImageResponses(ServiceFrontend):
         ``image``, where compute finds it for boot images and snapshots.
     """
 
-    render_error = staticmethod(render_glance)
+    render_error = staticmethod(render_webob)
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -36,6 +36,12 @@ class ImageResponses(ServiceFrontend):
     def routes(self) -> Sequence[Route]:
         """Return the routing table."""
         return urls.routes(self)
+
+    def unrouted(self, request: Request, allow: Sequence[str]) -> Response:
+        """Answer as glance's router does: every path it knows has a catch-all route
+        that answers 405 with ``Allow``; an unknown path gets webob's 404."""
+        error = MethodNotAllowed(request.method, allow) if allow else NotFound(NOT_FOUND)
+        return render_webob(error, wants_json(request))
 
     def versions(self, call: Call) -> Response:
         """GET /: every v2 minor version, 300 Multiple Choices as glance answers."""

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
-from ..errors import BadRequest, json_response, render_octavia
-from ..service import Call, CloudContext, Route, ServiceFrontend
+from ..errors import (
+    NOT_FOUND,
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    UnsupportedMediaType,
+    json_response,
+    render_octavia,
+    render_webob,
+)
+from ..service import OSLO_MAX_REQUEST_BODY_SIZE, Call, CloudContext, Route, ServiceFrontend
 from . import urls
 from .models import LISTENER, LOAD_BALANCER, POOL, LbObject, LoadBalancerBackend
 
@@ -122,6 +131,11 @@ HIDDEN = frozenset({"deleted", "listener_id", "loadbalancer_id"})
 PAGING = frozenset({"limit", "marker", "page_reverse", "sort", "sort_key", "sort_dir", "fields"})
 
 
+#: The Content-Types WSME reads as JSON; a form body it skips.
+JSON_TYPES = frozenset({"application/json", "text/javascript", "application/javascript"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
 def _invalid(field: str, value: Any, reason: str) -> BadRequest:
     # WSME's wording for a request attribute it rejects.
     return BadRequest(f"Invalid input for field/attribute {field}. Value: '{value}'. {reason}")
@@ -135,6 +149,7 @@ class LoadBalancerResponses(ServiceFrontend):
     """
 
     render_error = staticmethod(render_octavia)
+    max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -144,6 +159,12 @@ class LoadBalancerResponses(ServiceFrontend):
     def routes(self) -> Sequence[Route]:
         """Return the routing table."""
         return urls.routes(self)
+
+    def unrouted(self, request: Request, allow: Sequence[str]) -> Response:
+        """Answer as pecan does: webob's 404, or its 405 with the methods sorted in
+        ``Allow``; always JSON, since octavia makes every request accept JSON only."""
+        error = MethodNotAllowed(request.method, sorted(allow)) if allow else NotFound(NOT_FOUND)
+        return render_webob(error, wants_json=True)
 
     def versions(self, call: Call) -> Response:
         """GET /: every v2 minor version; all link to ``/v2``."""
@@ -199,10 +220,17 @@ class LoadBalancerResponses(ServiceFrontend):
 
     def _spec(self, call: Call, kind: str) -> dict[str, Any]:
         key = KEYS[kind][0]
-        try:
-            body = call.json()
-        except ValueError as error:
-            raise BadRequest(f"Invalid JSON: {error}") from None
+        body = None
+        if call.request.get_data():
+            # WSME's args_from_body: the body's Content-Type picks its parser.
+            media_type = call.media_type or ""
+            if media_type not in JSON_TYPES | {FORM_TYPE}:
+                raise UnsupportedMediaType(f"Unknown mimetype: {media_type}")
+            if media_type != FORM_TYPE:
+                try:
+                    body = call.json()
+                except ValueError:
+                    raise BadRequest("Request is not in valid JSON format") from None
         if not isinstance(body, dict) or not isinstance(body.get(key), dict):
             raise _invalid(key, None, "Mandatory field missing.")
         spec: dict[str, Any] = {k: v for k, v in body[key].items() if k not in RESERVED}

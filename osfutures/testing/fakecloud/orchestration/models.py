@@ -56,6 +56,10 @@ class NotSupported(BadRequest):
     """400: e.g. updating a stack while it is being deleted."""
 
 
+class RequestLimitExceeded(BadRequest):
+    """400: a JSON body over heat's ``max_json_body_size``."""
+
+
 def not_found(name: str) -> EntityNotFound:
     """Return heat's error for a stack it cannot find by ``name`` (or id)."""
     return EntityNotFound(f"The Stack ({name}) could not be found.")

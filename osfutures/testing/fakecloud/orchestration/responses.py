@@ -8,16 +8,30 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Request, Response
 
 from ..clock import isotime
-from ..errors import BadRequest, Forbidden, json_response, render_heat
-from ..service import Call, CloudContext, Route, ServiceFrontend
+from ..errors import (
+    CLIENT_ERROR,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    json_response,
+    render_heat,
+)
+from ..service import Call, CloudContext, Route, ServiceFrontend, wants_json
 from . import urls
-from .models import VERSION_KEYS, OrchestrationBackend, Stack, StackSpec
+from .models import (
+    VERSION_KEYS,
+    OrchestrationBackend,
+    RequestLimitExceeded,
+    Stack,
+    StackSpec,
+)
 
 #: Request fields kept and shown back as heat shows them.
 OPTIONS = ("timeout_mins", "disable_rollback", "tags")
+MAX_JSON_BODY_SIZE = 1048576  # heat's max_json_body_size
 #: The keys of a stack in lists (heat's stacks_view.basic_keys).
 LIST_KEYS = (
     "id",
@@ -82,6 +96,18 @@ class OrchestrationResponses(ServiceFrontend):
     def routes(self) -> Sequence[Route]:
         """Return the routing table."""
         return urls.routes(self)
+
+    def unrouted(self, request: Request, allow: Sequence[str]) -> Response:
+        """Answer as heat's router does: every path it knows answers OPTIONS with 204
+        and ``Allow``, and any other method it lacks with its fault body's 405 (which
+        carries webob's explanation, and no ``Allow``); an unknown path gets webob's 404.
+        """
+        if not allow:
+            return super().unrouted(request, allow)
+        if request.method == "OPTIONS":
+            return Response(status=204, headers={"Allow": ",".join(allow)})
+        error = MethodNotAllowed(request.method, allow, message=CLIENT_ERROR)
+        return render_heat(error, wants_json(request))
 
     def versions(self, call: Call) -> Response:
         """GET /: heat's one version, 300 Multiple Choices."""
@@ -166,6 +192,25 @@ class OrchestrationResponses(ServiceFrontend):
 
     @staticmethod
     def _body(call: Call) -> dict[str, Any]:
+        """Read the body as heat's JSON deserializer does.
+
+        :raises BadRequest: with the parser's message; or webob's own text when heat
+            passes the handler no body at all, which its handlers take as a TypeError:
+            for an empty body, a Content-Type other than JSON (none and ``text/plain``
+            count as JSON) or a body that does not start with ``{``.
+        :raises RequestLimitExceeded: for a body over ``max_json_body_size``.
+        """
+        data = call.request.get_data()
+        media_type = call.media_type or "application/json"
+        if media_type.startswith("text/plain"):
+            media_type = "application/json"
+        if media_type not in ("application/json", "json") or not data.startswith(b"{"):
+            raise BadRequest(CLIENT_ERROR)
+        if len(data) > MAX_JSON_BODY_SIZE:
+            raise RequestLimitExceeded(
+                f"Request limit exceeded: JSON body size ({len(data)} bytes) exceeds maximum "
+                f"allowed size ({MAX_JSON_BODY_SIZE} bytes)."
+            )
         try:
             body = call.json()
         except ValueError as error:

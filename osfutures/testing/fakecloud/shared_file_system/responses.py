@@ -8,7 +8,14 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from ..errors import BadRequest, NotFound, json_response, render_nova
-from ..service import Call, CloudContext, Route, ServiceFrontend, read_microversion
+from ..service import (
+    OSLO_MAX_REQUEST_BODY_SIZE,
+    Call,
+    CloudContext,
+    Route,
+    ServiceFrontend,
+    read_microversion,
+)
 from ..service import version_text as _text
 from . import urls
 from .models import Share, SharedFileSystemBackend
@@ -44,6 +51,7 @@ class SharedFileSystemResponses(ServiceFrontend):
     """
 
     render_error = staticmethod(render_nova)
+    max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -59,11 +67,15 @@ class SharedFileSystemResponses(ServiceFrontend):
     def begin(self, call: Call) -> None:
         """Read ``X-OpenStack-Manila-API-Version``; 2.0 when absent.
 
+        Manila reads a body only when its Content-Type is ``application/json``, and
+        ignores any other without a word: the handler then sees no body.
+
         :raises BadRequest: on a malformed version.
         :raises NotAcceptable: outside the supported range.
         """
         call.version = MIN_VERSION  # also what a 400 on a malformed version echoes
         read_microversion(call, call.request.headers.get(VERSION_HEADER), MIN_VERSION, MAX_VERSION)
+        call.discard_body = call.media_type != "application/json"
 
     def finish(self, call: Call, response: Response) -> Response:
         """Echo the version in effect, as manila does on every v2 answer."""
