@@ -68,6 +68,10 @@ SLOW_PROBE = 5.0
 FINAL_LOOK = 5.0
 #: Polls this late (seconds past their time) because of the rate cap get a warning.
 LATE_WARNING = 1.0
+#: Waiting polls are served in the order they fell due, except that an operation
+#: whose deadline is this close goes ahead: round robin keeps every operation
+#: polled, and the nearest deadlines are not the ones a backlog makes late.
+URGENT = 10.0
 
 
 class ProbeTimeout(TimeoutError):
@@ -173,6 +177,7 @@ class Monitor:
         self._cond = threading.Condition()
         self._intake: deque[tuple[str, Any]] = deque()
         self._stopping = False
+        self._cancelling = False
         self._exited = False
         self._crashed: BaseException | None = None
         self._idle = False
@@ -196,8 +201,10 @@ class Monitor:
         self._abandoned: dict[int, bool] = {}
         self._seq = itertools.count()
         self._throttled_until = -math.inf
-        self._throttling = False  # the cap held back the last poll that was due
+        # Why due polls are waiting now ("cap" or "threads"), or None: none are.
+        self._held_by: str | None = None
         self._warned_late = False
+        self._listing_warned: set[Hashable] = set()
         self._slow_after = min(probe_timeout / 4, SLOW_PROBE)
 
     # -- public API -----------------------------------------------------------
@@ -306,7 +313,9 @@ class Monitor:
         check_count("gone_after", gone_after)
         require_instance("name", name, str)
         require_instance("batch", batch, Batch, optional=True)
+        require_instance("resource_id", resource_id, str, optional=True)
         if batch is not None:
+            require_callable("batch.fetch_many", batch.fetch_many)
             if batch_item is None:
                 raise ValueError("batch_item: required with batch (the item fetch_many looks up)")
             _require_hashable("batch.key", batch.key)
@@ -416,6 +425,9 @@ class Monitor:
         with self._cond:
             self._stopping = True
             if cancel_futures:
+                # Follow-ups (a retry's relaunch, a chained step) are refused too:
+                # cancelling means no more work, not the end of what is in the tables.
+                self._cancelling = True
                 self._intake.append(("cancel_all", None))
             self._cond.notify_all()
         if not wait or self._runner.in_worker() or threading.current_thread() is self._thread:
@@ -430,10 +442,13 @@ class Monitor:
             return not self._stopping and self._crashed is None
 
     def pending_count(self) -> int:
-        """How many operations are being watched (or waiting in the intake)."""
+        """How many operations are being watched (or waiting in the intake); a
+        cancelled one no longer counts."""
         with self._cond:
-            queued = sum(1 for kind, _ in self._intake if kind == "watch")
-            return queued + len(self._watches)
+            queued = sum(
+                1 for kind, item in self._intake if kind == "watch" and not item.future._over
+            )
+            return queued + sum(1 for w in list(self._watches.values()) if not w.future._over)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until nothing is due at the clock's current time; for tests.
@@ -487,7 +502,7 @@ class Monitor:
         # After shutdown, the follow-ups of operations already running (a retry's
         # cleanup and relaunch, a chained step) still come in: they run on the
         # callback pool. New work from anywhere else is refused.
-        if self._stopping and (self._exited or not self._runner.in_worker()):
+        if self._stopping and (self._exited or self._cancelling or not self._runner.in_worker()):
             raise MonitorShutdown(f"monitor {self.name!r} is shut down; it takes no new work")
 
     def _submit(self, kind: str, item: Any) -> None:
@@ -551,8 +566,13 @@ class Monitor:
         return True
 
     def _finished(self) -> bool:
+        # A future cancelled by its user stays in the tables until its poll, timer or
+        # deadline comes up; it must not hold up a shutdown until then.
         return (
-            not self._watches and not self._timers and not self._inflight and self._runner.is_idle()
+            all(w.future._over for w in self._watches.values())
+            and all(owner._over for *_, owner in self._timers)
+            and not self._inflight
+            and self._runner.is_idle()
         )
 
     def _take(self, kind: str, item: Any, now: float) -> None:
@@ -637,26 +657,32 @@ class Monitor:
             watch = self._watches.get(key)
             if watch is None:
                 continue
-            if not watch.final_look and not watch.inflight and watch.next_poll <= now:
+            if watch.future._over:
+                self._forget(watch)
+                continue
+            held = (
+                self._held_by is not None
+                and watch.final_look is None
+                and not watch.inflight
+                and watch.next_poll < now
+            )
+            if held:
                 # Its polls were held back (the cap, or every probe thread busy): what
-                # it last saw is stale. Look once more, ahead of everything, before
-                # calling the deadline on an observation that old.
-                watch.final_look = True
-                if self._limiter is not None:
-                    self._limiter.charge(now)
-                self._launch(watch, now)
+                # it last saw is stale. Its deadline puts it at the head of the queue
+                # for one more look (still within the cap; a batch member's through
+                # its batch) before the deadline is called on an observation that old.
+                watch.final_look = self._held_by
+                self._poll_at(watch, now)
                 heapq.heappush(deadlines, (now + min(FINAL_LOOK, self.probe_timeout), key))
                 continue
             self._time_out(watch, now)
 
     def _time_out(self, watch: Watch, now: float) -> None:
         delayed_by = None
-        if watch.final_look:
-            delayed_by = (
-                f"the monitor's cap of {self._limiter.rate:g} probes/s"
-                if self._limiter is not None and self._throttling
-                else f"all {self._probe_workers} probe threads being busy"
-            )
+        if watch.final_look == "cap" and self._limiter is not None:
+            delayed_by = f"the monitor's cap of {self._limiter.rate:g} probes/s"
+        elif watch.final_look == "threads":
+            delayed_by = f"all {self._probe_workers} probe threads being busy"
         error = OperationTimeout(
             watch.describe(),
             status=watch.future.status,
@@ -702,16 +728,17 @@ class Monitor:
 
     def _has_probe_slot(self) -> bool:
         busy = len(self._inflight) - self._slow
-        return busy < self._probe_workers and len(self._inflight) < 4 * self._probe_workers
+        # Abandoned probes still hold their threads: launching past the pool's cap
+        # would only queue tasks that flood the cloud once it answers again.
+        threads = len(self._inflight) + len(self._abandoned)
+        return busy < self._probe_workers and threads < 4 * self._probe_workers
 
     def _dispatch_due(self, now: float) -> None:
         due, ready = self._due, self._ready
         while due and due[0][0] <= now:
             when, seq, item = heapq.heappop(due)
             if self._is_current(when, item):
-                heapq.heappush(ready, (self._urgency(item), seq, when, item))
-        # When polls must wait (for a token or a probe thread), the operation whose
-        # deadline is nearest goes first: it is the one a late poll would fail.
+                heapq.heappush(ready, (min(when, self._urgency(item) - URGENT), seq, when, item))
         while ready:
             _, _, when, item = ready[0]
             if not self._is_current(when, item):
@@ -722,22 +749,36 @@ class Monitor:
                 self._forget(item)
                 continue
             if not self._has_probe_slot():
+                self._held_by = "threads"
                 return  # every probe thread is busy; a result will wake us
             if self._limiter is not None:
                 wait = self._limiter.take(now)
                 if wait > 0:
                     self._throttled_until = now + wait
-                    self._throttling = True
-                    self._warn_late(now - min(e[2] for e in ready))
+                    self._held_by = "cap"
+                    if not self._warned_late:
+                        self._warn_late(now - min(e[2] for e in ready))
                     return
-            self._throttling = False
             heapq.heappop(ready)
             self._launch(item, now)
+        self._held_by = None
 
     def _urgency(self, item: Watch | _Group) -> float:
         if isinstance(item, Watch):
             return item.deadline
         return min((w.deadline for w in item.members.values()), default=math.inf)
+
+    def _warn_listing(self, batch: Batch, error: BaseException) -> None:
+        if batch.key in self._listing_warned:
+            return
+        self._listing_warned.add(batch.key)
+        log.warning(
+            "osfutures: the listing of batch %r failed twice in a row (%s: %s); its"
+            " operations are fetched one by one until it answers again",
+            batch.key,
+            type(error).__name__,
+            error,
+        )
 
     def _warn_late(self, lateness: float) -> None:
         if self._warned_late or lateness < LATE_WARNING or self._limiter is None:
@@ -781,7 +822,9 @@ class Monitor:
         self._probes.submit(functools.partial(self._probe_and_report, token, batch, members))
 
     def _probe_and_report(self, token: int, batch: Batch | None, members: list[Watch]) -> None:
-        self._post("probed", (token, probe(batch, members)))
+        # A task that waited in the pool may be for operations over by now: no request.
+        live = [w for w in members if not w.future._over]
+        self._post("probed", (token, probe(batch, live) if live else []))
 
     def _take_results(self, token: int, results: Results, *, now: float) -> None:
         if token in self._abandoned:
@@ -823,6 +866,8 @@ class Monitor:
         if error is None or watch.batch_failed(error):
             # Gone, or not in the list, or the listing keeps being refused: its own
             # fetch, as soon as allowed, says which.
+            if error is not None and watch.batch is not None:
+                self._warn_listing(watch.batch, error)
             watch.solo = True
             self._poll_at(watch, now)
             return

@@ -101,7 +101,10 @@ class PollInterval:
 
     def delay(self, polls: int, rng: random.Random) -> float:
         """The wait before the next poll, after ``polls`` polls without a change."""
-        base = min(self.initial * self.factor ** min(polls, 64), self.maximum)
+        try:
+            base = min(self.initial * self.factor ** min(polls, 64), self.maximum)
+        except OverflowError:  # a huge factor: the maximum was reached long ago
+            base = self.maximum
         if self.jitter:
             base *= 1 + rng.uniform(-self.jitter, self.jitter)
         return base

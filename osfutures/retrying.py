@@ -26,7 +26,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from osfutures._checks import check_count, check_timeout, require_callable
-from osfutures.errors import OperationTimeout, RetriesExhausted
+from osfutures.errors import MonitorShutdown, OperationTimeout, RetriesExhausted
 from osfutures.future import Attempt, OperationFuture
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.policy import is_retryable
@@ -193,6 +193,14 @@ class _RetryRun(Generic[T]):
         self.future._add_internal_callback(self._on_outer_done)
 
     def first_attempt(self) -> None:
+        if self.deadline is not None and math.isfinite(self.deadline):
+            # Attempts time out at the deadline themselves (their tout is cut to it);
+            # this catches one whose future does not keep its tout.
+            self.monitor.call_later(
+                self.deadline - self.monitor.clock.now(),
+                self._guarded(self._deadline_passed),
+                owner=self.future,
+            )
         error = self._launch()
         if error is None:
             return
@@ -258,8 +266,37 @@ class _RetryRun(Generic[T]):
         left = max(self.deadline - self.monitor.clock.now(), 1e-3)
         return left if self.tout is None else min(self.tout, left)
 
+    def _deadline_passed(self) -> None:
+        current = self.current
+        if self.future.done() or current is None or current.done():
+            return  # between attempts: the next step sees the deadline
+        timeout = self._out_of_time(None)
+        if isinstance(current, OperationFuture):
+            # Fail the attempt, not the operation: it is cleaned up as any attempt
+            # that timed out, then the operation fails with the deadline.
+            current._set_exception_if_pending(timeout)
+        else:
+            self.future._set_exception_if_pending(timeout)
+
+    def _out_of_time(self, error: BaseException | None) -> OperationTimeout:
+        outer = self.future
+        now = self.monitor.clock.now()
+        deadline = now if self.deadline is None else self.deadline
+        out_of_time = OperationTimeout(
+            f"{outer.name} ({len(outer.attempts)} attempts)",
+            status=outer.status,
+            elapsed=now - self.state.start_time,
+            timeout=deadline - self.state.start_time,
+        )
+        out_of_time.__cause__ = error
+        return out_of_time
+
     def _launch_later(self) -> None:
         if self.future.done():
+            return
+        if self.deadline is not None and self.monitor.clock.now() >= self.deadline:
+            last = self.future.attempts[-1].error if self.future.attempts else None
+            self.future._set_exception_if_pending(self._out_of_time(last))
             return
         error = self._launch()
         if error is not None:
@@ -350,6 +387,9 @@ class _RetryRun(Generic[T]):
     ) -> None:
         outer = self.future
         now = self.monitor.clock.now()
+        if self.monitor._cancelling:  # shut down with cancel_futures: no relaunch
+            outer.cancel()
+            return
         # What a failed attempt left may still be there if its cleanup failed: a
         # relaunch would add another broken object beside it, attempt after attempt.
         stuck = failed is not None and outer.attempts[-1].cleanup_error is not None
@@ -362,17 +402,12 @@ class _RetryRun(Generic[T]):
             exhausted.__cause__ = error
             outer._set_exception_if_pending(exhausted)
         elif self.deadline is not None and now + decision >= self.deadline:
-            out_of_time = OperationTimeout(
-                f"{outer.name} ({len(outer.attempts)} attempts)",
-                status=outer.status,
-                elapsed=now - self.state.start_time,
-                timeout=self.deadline - self.state.start_time,
-            )
-            out_of_time.__cause__ = error
-            outer._set_exception_if_pending(out_of_time)
+            outer._set_exception_if_pending(self._out_of_time(error))
         else:
             self.state.idle_for += decision
             try:
                 self.monitor.call_later(decision, self._guarded(self._launch_later), owner=outer)
-            except Exception as problem:  # the monitor is shut down or crashed
+            except MonitorShutdown:  # shut down with cancel_futures: no relaunch
+                outer.cancel()
+            except Exception as problem:  # the monitor crashed
                 outer._set_exception_if_pending(problem)

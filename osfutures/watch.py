@@ -232,8 +232,9 @@ class Watch:
         self.batch_errors = 0
         # When it was last observed (None: never).
         self.seen_at: float | None = None
-        # Granted one more look at its deadline, its polls having been delayed.
-        self.final_look = False
+        # Granted one more look at its deadline, its polls having been held back by
+        # this ("cap" or "threads").
+        self.final_look: str | None = None
 
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
