@@ -8,7 +8,6 @@ import math
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from osfutures import (
 
 from .conftest import Harness, Table
 from .test_retrying import Cloud
+from .test_robustness import until
 
 
 def test_wait_counts_a_cancelled_future_as_done(h: Harness) -> None:
@@ -197,15 +197,6 @@ def test_a_deadline_for_the_whole_retrying_operation(h: Harness, table: Table) -
 # -- probe threads: interrupted, hung ----------------------------------------------------
 
 
-def until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.002)
-    return True
-
-
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit])
 def test_a_fetch_raising_an_interrupt_ends_its_operation_and_not_the_polling(
     interrupt: type[BaseException],
@@ -243,7 +234,7 @@ def test_hung_probes_do_not_hold_every_slot_until_the_probe_timeout(clock: Manua
         clock.advance(1)  # both slots taken by the hung probes
         assert not until(ready.done, 0.2)
         clock.advance(5)  # the hung probes are presumed hung: a spare thread polls
-        assert until(ready.done), "a ready operation waited for the hung probes' timeout"
+        assert until(ready.done, 5), "a ready operation waited for the hung probes' timeout"
         assert ready.result(timeout=0) == {"status": "ACTIVE"}
         assert not any(f.done() for f in hung)
     finally:
@@ -477,7 +468,7 @@ def test_shutdown_cancelling_stops_a_retrying_operation_mid_cleanup(
     h.monitor.shutdown(wait=False, cancel_futures=True)
     for _ in range(3):
         h.clock.advance(1)  # the monitor has exited: nothing to wait_idle() for
-    assert until(fut.done)
+    assert until(fut.done, 5)
     assert fut.cancelled()
     assert cloud.created == 1, "relaunched after shutdown(cancel_futures=True)"
 
