@@ -15,6 +15,7 @@ from osfutures.errors import (
     OperationTimeout,
     OsFuturesError,
     PollingFailed,
+    ProbeTimeout,
     ResourceGone,
     RetriesExhausted,
 )
@@ -22,7 +23,7 @@ from osfutures.future import RECORD_VERSION, Attempt, OperationFuture, ProgressU
 from osfutures.monitor import DEFAULT_TIMEOUT, Monitor, default_monitor
 from osfutures.policy import PollInterval, is_retryable, is_transient, retry_after
 from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
-from osfutures.watch import GONE, Batch
+from osfutures.watch import GONE, Batch, States
 
 if TYPE_CHECKING:
     from osfutures.openstack import AsyncConnection, connect, wrap
@@ -64,9 +65,11 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "OsFuturesError",
     "PollInterval",
     "PollingFailed",
+    "ProbeTimeout",
     "ProgressUpdate",
     "ResourceGone",
     "RetriesExhausted",
+    "States",
     "SystemClock",
     "__version__",
     "default_monitor",

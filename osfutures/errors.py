@@ -24,6 +24,7 @@ __all__ = [
     "OperationTimeout",
     "OsFuturesError",
     "PollingFailed",
+    "ProbeTimeout",
     "ResourceGone",
     "RetriesExhausted",
 ]
@@ -124,6 +125,15 @@ class OperationTimeout(OsFuturesError, TimeoutError):
             notes.append(f"polls were delayed by {delayed_by}")
         detail = f" ({'; '.join(notes)})" if notes else ""
         super().__init__(f"timed out waiting for {_describe(operation, status, elapsed)}{detail}")
+
+
+class ProbeTimeout(OsFuturesError, TimeoutError):
+    """A probe request took longer than the monitor's ``probe_timeout``.
+
+    Not an operation's outcome: the monitor stops waiting for that request and polls
+    again; it is the ``__cause__`` of an :class:`OperationTimeout` if the deadline
+    passes before a poll succeeds.
+    """
 
 
 class PollingFailed(OsFuturesError):

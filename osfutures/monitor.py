@@ -39,7 +39,7 @@ from osfutures._checks import (
 )
 from osfutures.callbacks import CallbackRunner
 from osfutures.clock import Clock, SystemClock
-from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout
+from osfutures.errors import MonitorCrashed, MonitorShutdown, OperationTimeout, ProbeTimeout
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, RateLimiter, is_transient, retry_after
 from osfutures.probes import NOT_LISTED, BatchContractError, ProbePool, Results, probe
@@ -72,10 +72,6 @@ LATE_WARNING = 1.0
 #: whose deadline is this close goes ahead: round robin keeps every operation
 #: polled, and the nearest deadlines are not the ones a backlog makes late.
 URGENT = 10.0
-
-
-class ProbeTimeout(TimeoutError):
-    """A probe request took longer than the monitor's ``probe_timeout``."""
 
 
 class _Flight:
