@@ -188,8 +188,8 @@ class Monitor:
         self._deadlines: list[tuple[float, int]] = []
         self._taking: list[tuple[str, Any]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
-        # Due polls waiting for a probe slot or a token, most urgent deadline first:
-        # (deadline, sequence, poll time, what is due).
+        # Due polls waiting for a probe slot or a token, in the order they fell due
+        # unless a deadline is near (URGENT): (key, sequence, poll time, what is due).
         self._ready: list[tuple[float, int, float, Watch | _Group]] = []
         self._inflight: dict[int, _Flight] = {}
         self._slow = 0  # flights presumed hung
@@ -707,13 +707,12 @@ class Monitor:
                 self._probes.lost()
             if flight.limit > now:
                 continue
-            # The probe thread may come back one day; its answer will be ignored.
+            # The probe thread may come back one day; its answer will be ignored. It
+            # was marked slow above (slow_at comes before limit), so the pool already
+            # counts its thread as lost.
             del self._inflight[token]
             self._abandoned[token] = True
-            if flight.slow:
-                self._slow -= 1
-            else:
-                self._probes.lost()
+            self._slow -= 1
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
             for watch in flight.members:
                 watch.inflight = False

@@ -145,12 +145,6 @@ class RateLimiter:
             return 0.0
         return (1 - self._tokens) / self.rate
 
-    def charge(self, now: float) -> None:
-        """Take one token even if none is left: the requests after it wait longer,
-        so the average rate still holds."""
-        self._refill(now)
-        self._tokens -= 1
-
 
 def _status_code(error: BaseException) -> int | None:
     # openstacksdk says status_code, keystoneauth http_status, requests has a response.

@@ -26,7 +26,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from osfutures._checks import check_count, check_timeout, require_callable
-from osfutures.errors import MonitorShutdown, OperationTimeout, RetriesExhausted
+from osfutures.errors import OperationTimeout, RetriesExhausted
 from osfutures.future import Attempt, OperationFuture
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.policy import is_retryable
@@ -407,7 +407,5 @@ class _RetryRun(Generic[T]):
             self.state.idle_for += decision
             try:
                 self.monitor.call_later(decision, self._guarded(self._launch_later), owner=outer)
-            except MonitorShutdown:  # shut down with cancel_futures: no relaunch
-                outer.cancel()
-            except Exception as problem:  # the monitor crashed
+            except Exception as problem:  # the monitor is shut down or crashed
                 outer._set_exception_if_pending(problem)
