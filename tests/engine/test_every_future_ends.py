@@ -8,7 +8,7 @@ import math
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -245,8 +245,26 @@ def test_hung_probes_do_not_hold_every_slot_until_the_probe_timeout(clock: Manua
 # -- a throttled monitor is honest about its deadlines -----------------------------------
 
 
-def _throttled(clock: ManualClock, rate: float) -> Monitor:
-    return Monitor(clock=clock, max_probes_per_second=rate, default_interval=0.05, seed=1)
+@pytest.fixture
+def throttled(clock: ManualClock) -> Iterator[Callable[[float], Monitor]]:
+    """Makes monitors on the test's clock capped at ``rate`` probes/s; shuts them down."""
+    made: list[Monitor] = []
+
+    def make(rate: float) -> Monitor:
+        made.append(Monitor(clock=clock, max_probes_per_second=rate, default_interval=0.05, seed=1))
+        return made[-1]
+
+    yield make
+    for monitor in made:
+        monitor.shutdown(cancel_futures=True)
+
+
+def _watch(
+    monitor: Monitor, table: Table, key: str, status: str, timeout: float
+) -> OperationFuture[Any]:
+    """Put a row in ``status`` and watch it until ACTIVE."""
+    table.put(key, status)
+    return monitor.watch_states(table.fetcher(key), target={"ACTIVE"}, timeout=timeout)
 
 
 def _run(clock: ManualClock, monitor: Monitor, seconds: float, step: float = 0.1) -> None:
@@ -256,70 +274,53 @@ def _run(clock: ManualClock, monitor: Monitor, seconds: float, step: float = 0.1
 
 
 def test_throttled_polls_do_not_time_out_operations_that_are_ready(
-    clock: ManualClock, table: Table, caplog: pytest.LogCaptureFixture
+    clock: ManualClock,
+    table: Table,
+    throttled: Callable[[float], Monitor],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monitor = _throttled(clock, rate=5)
+    monitor = throttled(5)
     keys = [f"vm{i}" for i in range(50)]
+    futures = [_watch(monitor, table, key, "BUILD", timeout=10) for key in keys]
+    _run(clock, monitor, 1)
     for key in keys:
-        table.put(key, "BUILD")
-    try:
-        futures = [
-            monitor.watch_states(table.fetcher(key), target={"ACTIVE"}, timeout=10) for key in keys
-        ]
-        _run(clock, monitor, 1)
-        for key in keys:
-            table.put(key, "ACTIVE")
-        _run(clock, monitor, 11)
-        outcomes = [repr(f.exception(timeout=0)) for f in futures]
-        assert outcomes == ["None"] * 50, "ready for seconds, and timed out unpolled"
-        late = [r for r in caplog.records if "probes/s" in r.getMessage()]
-        assert len(late) == 1, "demand over the cap is told once"
-    finally:
-        monitor.shutdown(cancel_futures=True)
+        table.put(key, "ACTIVE")
+    _run(clock, monitor, 11)
+    outcomes = [repr(f.exception(timeout=0)) for f in futures]
+    assert outcomes == ["None"] * 50, "ready for seconds, and timed out unpolled"
+    late = [r for r in caplog.records if "probes/s" in r.getMessage()]
+    assert len(late) == 1, "demand over the cap is told once"
 
 
 def test_a_throttled_monitor_polls_the_nearest_deadline_first(
-    clock: ManualClock, table: Table
+    clock: ManualClock, table: Table, throttled: Callable[[float], Monitor]
 ) -> None:
-    monitor = _throttled(clock, rate=1)
-    try:
-        for i in range(20):
-            table.put(f"long{i}", "BUILD")
-            monitor.watch_states(table.fetcher(f"long{i}"), target={"ACTIVE"}, timeout=1000)
-        table.put("short", "ACTIVE")
-        short = monitor.watch_states(table.fetcher("short"), target={"ACTIVE"}, timeout=5)
-        _run(clock, monitor, 2)
-        assert short.done() and short.exception(timeout=0) is None
-    finally:
-        monitor.shutdown(cancel_futures=True)
+    monitor = throttled(1)
+    for i in range(20):
+        _watch(monitor, table, f"long{i}", "BUILD", timeout=1000)
+    short = _watch(monitor, table, "short", "ACTIVE", timeout=5)
+    _run(clock, monitor, 2)
+    assert short.done() and short.exception(timeout=0) is None
 
 
 def test_a_timeout_says_when_it_last_looked_and_that_the_cap_delayed_it(
-    clock: ManualClock, table: Table
+    clock: ManualClock, table: Table, throttled: Callable[[float], Monitor]
 ) -> None:
-    monitor = _throttled(clock, rate=2)
-    try:
-        for i in range(30):
-            table.put(f"vm{i}", "BUILD")
-        futures = [
-            monitor.watch_states(table.fetcher(f"vm{i}"), target={"ACTIVE"}, timeout=5)
-            for i in range(30)
-        ]
-        _run(clock, monitor, 11)  # deadline 5 s, and 5 s at most for a final look
-        errors = [f.exception(timeout=0) for f in futures]
-        assert all(isinstance(e, OperationTimeout) for e in errors)
-        late = [e for e in errors if isinstance(e, OperationTimeout) and e.delayed_by]
-        assert late, "no timeout said its polls were delayed"
-        for error in late:
-            assert "cap of 2 probes/s" in str(error)
-            if error.last_seen is not None:  # some were never polled at all: honest too
-                assert "last looked" in str(error) and error.status == "BUILD"
-        # The final looks wait for tokens too (about 10 fit in their 5 s): those that
-        # got one saw the object right before timing out.
-        looked = [e for e in late if e.last_seen is not None and e.last_seen < 0.2]
-        assert 5 <= len(looked) <= 15, [e.last_seen for e in late]
-    finally:
-        monitor.shutdown(cancel_futures=True)
+    monitor = throttled(2)
+    futures = [_watch(monitor, table, f"vm{i}", "BUILD", timeout=5) for i in range(30)]
+    _run(clock, monitor, 11)  # deadline 5 s, and 5 s at most for a final look
+    errors = [f.exception(timeout=0) for f in futures]
+    assert all(isinstance(e, OperationTimeout) for e in errors)
+    late = [e for e in errors if isinstance(e, OperationTimeout) and e.delayed_by]
+    assert late, "no timeout said its polls were delayed"
+    for error in late:
+        assert "cap of 2 probes/s" in str(error)
+        if error.last_seen is not None:  # some were never polled at all: honest too
+            assert "last looked" in str(error) and error.status == "BUILD"
+    # The final looks wait for tokens too (about 10 fit in their 5 s): those that
+    # got one saw the object right before timing out.
+    looked = [e for e in late if e.last_seen is not None and e.last_seen < 0.2]
+    assert 5 <= len(looked) <= 15, [e.last_seen for e in late]
 
 
 # -- an error on a batch listing is no verdict on its members ----------------------------
@@ -406,14 +407,8 @@ def test_a_throttled_backlog_is_served_round_robin_not_starved(
     monitor = Monitor(clock=clock, max_probes_per_second=4, default_interval=1, seed=1)
     try:
         for i in range(20):
-            table.put(f"busy{i}", "BUILD")
-            monitor.watch_states(table.fetcher(f"busy{i}"), target={"ACTIVE"}, timeout=60)
-        ready = []
-        for i in range(20):
-            table.put(f"ready{i}", "ACTIVE")
-            ready.append(
-                monitor.watch_states(table.fetcher(f"ready{i}"), target={"ACTIVE"}, timeout=600)
-            )
+            _watch(monitor, table, f"busy{i}", "BUILD", timeout=60)
+        ready = [_watch(monitor, table, f"ready{i}", "ACTIVE", timeout=600) for i in range(20)]
         _run(clock, monitor, 12)
         assert all(f.done() for f in ready), "later deadlines were never polled"
     finally:
