@@ -64,8 +64,7 @@ def _watch_all(n: int, interval: float) -> tuple[osfutures.Monitor, InstantProbe
             functools.partial(probe.fetch_one, i),
             target={"ACTIVE"},
             failure={"ERROR"},
-            batch=batch,
-            batch_item=i,
+            batch=batch.member(i),
             interval=interval,
             timeout=3600,
         )

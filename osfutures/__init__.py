@@ -23,7 +23,7 @@ from osfutures.future import RECORD_VERSION, Attempt, OperationFuture, ProgressU
 from osfutures.monitor import DEFAULT_TIMEOUT, Monitor, default_monitor
 from osfutures.policy import PollInterval, is_retryable, is_transient, retry_after
 from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
-from osfutures.watch import GONE, Batch, States
+from osfutures.watch import GONE, Batch, BatchMember, OnGone, Reader, States, Verdict
 
 if TYPE_CHECKING:
     from osfutures.openstack import AsyncConnection, connect, wrap
@@ -54,11 +54,13 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "RECORD_VERSION",
     "Attempt",
     "Batch",
+    "BatchMember",
     "Clock",
     "ManualClock",
     "Monitor",
     "MonitorCrashed",
     "MonitorShutdown",
+    "OnGone",
     "OperationFailed",
     "OperationFuture",
     "OperationTimeout",
@@ -67,10 +69,12 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "PollingFailed",
     "ProbeTimeout",
     "ProgressUpdate",
+    "Reader",
     "ResourceGone",
     "RetriesExhausted",
     "States",
     "SystemClock",
+    "Verdict",
     "__version__",
     "default_monitor",
     "is_retryable",

@@ -23,19 +23,20 @@ from concurrent.futures._base import CANCELLED as _CANCELLED
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from osfutures._callbacks import run_logged
 from osfutures._checks import require_callable
-from osfutures.callbacks import run_logged
 
 if TYPE_CHECKING:
-    from osfutures.callbacks import CallbackRunner
+    from osfutures._callbacks import CallbackRunner
 
 __all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "ProgressUpdate", "error_record"]
 
 T = TypeVar("T")
 U = TypeVar("U")
 
-#: Version of the layout :meth:`OperationFuture.record` returns.
-RECORD_VERSION = 1
+#: Version of the layout :meth:`OperationFuture.record` returns (2: ``state`` was
+#: renamed ``outcome``, the word :class:`Attempt` uses).
+RECORD_VERSION = 2
 
 _ids = itertools.count(1)
 
@@ -158,8 +159,7 @@ class OperationFuture(Future[T], Generic[T]):
         self._progress_callbacks: list[Callable[[ProgressUpdate], object]] = []
 
     def __repr__(self) -> str:
-        state = "cancelled" if self.cancelled() else "done" if self.done() else "pending"
-        return f"<OperationFuture #{self.id} {self.name!r} {state} status={self.status!r}>"
+        return f"<OperationFuture #{self.id} {self.name!r} {self.outcome} status={self.status!r}>"
 
     # -- callbacks ------------------------------------------------------------
 
@@ -348,9 +348,10 @@ class OperationFuture(Future[T], Generic[T]):
     # -- record ---------------------------------------------------------------
 
     @property
-    def state(self) -> str:
-        """``"pending"``, ``"running"``, ``"succeeded"``, ``"failed"``,
-        ``"timed_out"`` or ``"cancelled"``."""
+    def outcome(self) -> str:
+        """Where the operation stands, in osfutures' words (``status`` is the cloud's):
+        ``"pending"``, ``"running"``, ``"succeeded"``, ``"failed"``, ``"timed_out"``
+        or ``"cancelled"``."""
         if self.cancelled():
             return "cancelled"
         if not self.done():
@@ -364,12 +365,12 @@ class OperationFuture(Future[T], Generic[T]):
         """This operation as a small JSON-able dict (what a journal stores).
 
         Keys: ``version``, ``id``, ``name``, ``request``, ``resource_id``,
-        ``status``, ``progress``, ``state``, ``error`` (type and message, or None),
+        ``status``, ``progress``, ``outcome``, ``error`` (type and message, or None),
         ``attempts``, ``created_at``, ``updated_at``. The result object itself is not
         included (it is not JSON-able in general); ``resource_id`` identifies it.
         """
-        state = self.state
-        error = self.exception() if state in ("failed", "timed_out") else None
+        outcome = self.outcome
+        error = self.exception() if outcome in ("failed", "timed_out") else None
         return {
             "version": RECORD_VERSION,
             "id": self.id,
@@ -378,7 +379,7 @@ class OperationFuture(Future[T], Generic[T]):
             "resource_id": self.resource_id,
             "status": self.status,
             "progress": self.progress,
-            "state": state,
+            "outcome": outcome,
             "error": error_record(error),
             "attempts": [a.to_dict() for a in self.attempts],
             "created_at": self.created_at,

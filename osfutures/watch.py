@@ -1,9 +1,13 @@
-"""What the monitor knows of one watched operation, and how it judges an observation.
+"""How an operation is watched: small values that :meth:`Monitor.watch` takes.
 
-A :class:`Watch` is pure bookkeeping: the probe (how to fetch the object), the tests
-(ready? failed?), the deadline and the polling state. :meth:`Watch.judge` turns one
-observation into a verdict without touching threads or the clock, which keeps the
-monitor's loop about scheduling only.
+What the monitor needs to know of an operation, besides how to fetch it, comes in a
+few values, each about one thing, so that a caller (the OpenStack twins, a status-URL
+poller) builds them once per kind of object instead of threading a dozen options:
+
+* :class:`States`: which states mean success, progress and failure;
+* :class:`Reader`: where the status, progress and failure explanation are read from;
+* :class:`OnGone`: what it means when the object disappears;
+* :class:`Batch` and :class:`BatchMember`: which operations one request polls together.
 """
 
 from __future__ import annotations
@@ -11,14 +15,22 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
-from osfutures.errors import OperationFailed, PollingFailed, ResourceGone
-from osfutures.future import OperationFuture
-from osfutures.policy import PollInterval
+from osfutures._checks import check_count, require_callable, require_instance
 
-__all__ = ["GONE", "Batch", "States", "Verdict", "Watch", "attribute_getter"]
+__all__ = [
+    "GONE",
+    "Batch",
+    "BatchMember",
+    "Getter",
+    "OnGone",
+    "Reader",
+    "States",
+    "Verdict",
+    "attribute_getter",
+]
 
 
 class _Gone:
@@ -32,6 +44,7 @@ class _Gone:
 #: longer exists. A ``fetch`` may also return ``None`` for that.
 GONE: Final = _Gone()
 
+#: Reads one field (status, progress, fault) of a fetched object.
 Getter = Callable[[Any], Any]
 
 
@@ -51,10 +64,6 @@ def attribute_getter(name: str) -> Getter:
 
     get.__name__ = f"get_{name}"
     return get
-
-
-def _status_text(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 class Verdict(enum.Enum):
@@ -132,200 +141,137 @@ class Batch:
     """Lets many operations of one kind be polled with one request.
 
     Operations whose batch has the same ``key`` are polled together: one call of
-    ``fetch_many(items)`` per poll cycle, with the ``batch_item`` of every watched
-    operation of that key. It returns a mapping from item to the fetched object (or
-    :data:`GONE`). An item it leaves out is fetched on its own with that
-    operation's ``fetch``, which settles whether it is gone or was merely not listed.
+    ``fetch_many(items)`` per poll cycle, with the item of every watched operation
+    of that key (an operation joins with ``watch(..., batch=batch.member(item))``).
+    It returns a mapping from item to the fetched object (or :data:`GONE`). An item
+    it leaves out is fetched on its own with that operation's ``fetch``, which
+    settles whether it is gone or was merely not listed.
 
     Attributes:
         key: anything hashable naming the group, e.g. ``("servers", cloud, project)``.
         fetch_many: fetches many items in as few requests as it can.
+
+    Raises:
+        TypeError: ``key`` is not hashable or ``fetch_many`` is not callable.
     """
 
     key: Hashable
     fetch_many: Callable[[Sequence[Hashable]], Mapping[Hashable, Any]]
 
+    def __post_init__(self) -> None:
+        _require_hashable("Batch(key)", self.key)
+        require_callable("Batch(fetch_many)", self.fetch_many)
 
-class Watch:
-    """One watched operation, owned by the monitor thread once submitted."""
+    def member(self, item: Hashable) -> BatchMember:
+        """This batch with the item ``fetch_many`` looks one operation up by.
 
-    __slots__ = (
-        "batch",
-        "batch_errors",
-        "deadline",
-        "failed",
-        "fault_of",
-        "fetch",
-        "final_look",
-        "future",
-        "gone_after",
-        "gone_ok",
-        "gone_seen",
-        "inflight",
-        "interval",
-        "is_fatal",
-        "item",
-        "last",
-        "last_error",
-        "next_poll",
-        "polls",
-        "progress_of",
-        "ready",
-        "seen_at",
-        "settled",
-        "solo",
-        "started",
-        "states",
-        "status_of",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        future: OperationFuture[Any],
-        fetch: Callable[[], Any],
-        *,
-        ready: Callable[[Any], bool] | None,
-        failed: Callable[[Any], bool] | None,
-        states: States | None,
-        settled: Callable[[Any], bool] | None,
-        status_of: Getter,
-        progress_of: Getter,
-        fault_of: Getter | None,
-        gone_ok: bool,
-        gone_after: int,
-        is_fatal: Callable[[BaseException], bool],
-        interval: PollInterval,
-        timeout: float,
-        batch: Batch | None,
-        item: Hashable,
-    ) -> None:
-        self.future = future
-        self.fetch = fetch
-        self.ready = ready
-        self.failed = failed
-        self.states = states
-        self.settled = settled
-        self.status_of = status_of
-        self.progress_of = progress_of
-        self.fault_of = fault_of
-        self.gone_ok = gone_ok
-        self.gone_after = gone_after
-        self.is_fatal = is_fatal
-        self.interval = interval
-        self.timeout = timeout
-        self.batch = batch
-        self.item = item
-        # Set by the monitor when it takes the watch in.
-        self.started = 0.0
-        self.deadline = 0.0
-        self.next_poll = 0.0
-        self.polls = 0
-        self.gone_seen = 0
-        self.last: Any = None
-        self.last_error: BaseException | None = None
-        self.inflight = False
-        # Left out of its batch's answer, or its batch's listing keeps being refused:
-        # the next poll fetches it on its own.
-        self.solo = False
-        # Failed listings of its batch in a row.
-        self.batch_errors = 0
-        # When it was last observed (None: never).
-        self.seen_at: float | None = None
-        # Granted one more look at its deadline, its polls having been held back by
-        # this ("cap" or "threads").
-        self.final_look: str | None = None
-
-    def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
-        """Take in one observation and resolve the future if it is final.
-
-        ``value`` is the fetched object (or :data:`GONE` / ``None``); ``error`` what
-        the probe raised instead. Returns the error to remember when polling should
-        go on after a transient error, else ``None``. Resolves or fails the future
-        when the observation is final. Never raises.
+        Raises:
+            TypeError: ``item`` is not hashable.
+            ValueError: ``item`` is None.
         """
-        future = self.future
-        elapsed = now - self.started
-        try:
-            if error is not None:
-                if self.is_fatal(error):
-                    failure = PollingFailed(self.describe(), status=future.status, elapsed=elapsed)
-                    failure.__cause__ = error
-                    future._set_exception_if_pending(failure)
-                return error
-            if value is None or value is GONE:
-                self._judge_gone(elapsed)
-                return None
-            self.gone_seen = 0
-            self.last = value
-            self.seen_at = now
-            status = _status_text(self.status_of(value))
-            if status != future.status:
-                self.polls = 0
-            future._observe(status, self.progress_of(value))
-            verdict = self._verdict(value, status)
-            if verdict is Verdict.READY:
-                future._set_result_if_pending(value)
-            elif verdict is not None:
-                fault = self.fault_of(value) if self.fault_of else None
-                if verdict is Verdict.UNEXPECTED and not fault:
-                    fault = f"unexpected state {status}"
-                future._set_exception_if_pending(
-                    OperationFailed(
-                        self.describe(), resource=value, status=status, fault=fault, elapsed=elapsed
-                    )
-                )
-        except Exception as problem:  # a user's test or getter raised: fail this one only
-            future._set_exception_if_pending(problem)
-        return None
+        return BatchMember(self, item)
 
-    def _verdict(self, value: Any, status: str | None) -> Verdict | None:
-        if self.states is None:
-            if self.failed is not None and self.failed(value):
-                return Verdict.FAILED
-            return Verdict.READY if self.ready is not None and self.ready(value) else None
-        verdict = self.states.verdict(status)
-        # A state counts once nothing is in progress on the object: right after an
-        # action (or a deletion of an ERROR server) it may still show the old one.
-        if verdict is not None and self.settled is not None and not self.settled(value):
-            return None
-        return verdict
 
-    def _judge_gone(self, elapsed: float) -> None:
-        future = self.future
-        if self.gone_ok:
-            future._observe("DELETED", future.progress)
-            future._set_result_if_pending(self.last)
-            return
-        self.gone_seen += 1
-        if self.gone_seen >= self.gone_after:
-            future._set_exception_if_pending(
-                ResourceGone(
-                    f"{self.describe()} disappeared",
-                    resource=self.last,
-                    status=future.status,
-                    elapsed=elapsed,
-                )
-            )
+@dataclass(frozen=True)
+class BatchMember:
+    """One operation's place in a :class:`Batch`: the batch, and its item there.
 
-    def batch_failed(self, error: BaseException) -> bool:
-        """Take in a failed listing of this watch's batch; True to fetch it on its own.
+    Attributes:
+        batch: the batch that polls the operation.
+        item: what ``batch.fetch_many`` looks the operation up by (an id).
 
-        A listing's error is no verdict on its members: a transient one is polled
-        through in the batch (falling back to a request per member would multiply
-        the load on a struggling cloud); one polling again cannot fix is believed
-        only after it happens twice in a row, and then each member asks for
-        itself, which settles it.
-        """
-        self.batch_errors += 1
-        try:
-            fatal = self.is_fatal(error)
-        except Exception:
-            fatal = True  # the member's own fetch will judge it, this time for real
-        return fatal and self.batch_errors >= 2
+    Raises:
+        TypeError: ``batch`` is not a :class:`Batch` or ``item`` is not hashable.
+        ValueError: ``item`` is None.
+    """
 
-    def describe(self) -> str:
-        """The operation's name, with its resource id when known."""
-        future = self.future
-        rid = future.resource_id
-        return f"{future.name} ({rid})" if rid and rid not in future.name else future.name
+    batch: Batch
+    item: Hashable
+
+    def __post_init__(self) -> None:
+        require_instance("BatchMember(batch)", self.batch, Batch)
+        if self.item is None:
+            raise ValueError("BatchMember(item): need the item fetch_many looks up, got None")
+        _require_hashable("BatchMember(item)", self.item)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Where the monitor reads what it reports and judges from a fetched object.
+
+    Each field is an attribute (or mapping key) name, or a callable taking the
+    object.
+
+    Attributes:
+        status: the object's state, judged by the operation's :class:`States`.
+        progress: its progress (a number 0-100 or any JSON-able value).
+        fault: the cloud's explanation of a failure, for
+            :class:`~osfutures.OperationFailed`; ``None`` for none.
+        settled: true once nothing is in progress on the object; until then its
+            state does not count (Nova keeps a stopping server ACTIVE until it is
+            SHUTOFF). ``None``: every state counts. Used with :class:`States` only.
+
+    Raises:
+        TypeError: a field is neither a name nor a callable.
+    """
+
+    status: str | Getter = "status"
+    progress: str | Getter = "progress"
+    fault: str | Getter | None = None
+    settled: Callable[[Any], bool] | None = None
+    # The fields as getters, resolved once: the monitor calls them on every poll.
+    status_of: Getter = field(init=False, repr=False, compare=False)
+    progress_of: Getter = field(init=False, repr=False, compare=False)
+    fault_of: Getter | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        require_callable("Reader(settled)", self.settled, optional=True)
+        object.__setattr__(self, "status_of", _getter("Reader(status)", self.status))
+        object.__setattr__(self, "progress_of", _getter("Reader(progress)", self.progress))
+        fault = None if self.fault is None else _getter("Reader(fault)", self.fault)
+        object.__setattr__(self, "fault_of", fault)
+
+
+@dataclass(frozen=True)
+class OnGone:
+    """What it means when the watched object disappears.
+
+    Attributes:
+        succeed: disappearance is the goal (a deletion): the future resolves with
+            the last object seen. Otherwise it fails with
+            :class:`~osfutures.ResourceGone`.
+        after: how many "gone" answers in a row are believed before failing
+            (tolerates a 404 right after a creation under eventual consistency).
+
+    Raises:
+        TypeError: ``after`` is not an integer.
+        ValueError: ``after`` is less than 1.
+    """
+
+    succeed: bool = False
+    after: int = 1
+
+    def __post_init__(self) -> None:
+        require_instance("OnGone(succeed)", self.succeed, bool)
+        check_count("OnGone(after)", self.after)
+
+
+def _require_hashable(name: str, value: object) -> None:
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: must be hashable (a string, number or tuple), got {type(value).__name__}"
+        ) from None
+
+
+_STATUS = attribute_getter("status")
+_PROGRESS = attribute_getter("progress")
+
+
+def _getter(arg: str, value: str | Getter) -> Getter:
+    if isinstance(value, str):
+        return {"status": _STATUS, "progress": _PROGRESS}.get(value) or attribute_getter(value)
+    if not callable(value):
+        raise TypeError(f"{arg}: expected an attribute name or a callable, got {value!r}")
+    return value

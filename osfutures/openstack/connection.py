@@ -28,7 +28,7 @@ from osfutures.openstack.records import request_record
 from osfutures.openstack.specs import SPECS, OperationSpec, specs_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
-from osfutures.watch import Batch
+from osfutures.watch import Batch, OnGone
 
 __all__ = ["AsyncConnection", "AsyncProxy"]
 
@@ -37,6 +37,11 @@ ASYNC_R = "_async_r"
 #: How many "not found" answers in a row are believed for an object just created
 #: (Nova and Cinder may answer 404 for a moment after accepting a create).
 GONE_AFTER_CREATE = 3
+# What a disappearance means: the goal of a deletion; for an object just created, a
+# failure once GONE_AFTER_CREATE answers in a row say so; else at the first.
+_DELETED = OnGone(succeed=True)
+_JUST_CREATED = OnGone(after=GONE_AFTER_CREATE)
+_VANISHED = OnGone()
 
 _SERVICES = frozenset(spec.service for spec in SPECS)
 _listings_lock = threading.Lock()
@@ -117,38 +122,28 @@ def start_twin(
             f" and result ({result!r})"
         )
     listing = _listing(conn, kind)
-    batch = listing.batch if listing is not None else None
     fetch: Callable[[], Any] = (
         functools.partial(listing.fetch_one, resource_id)
         if listing is not None
         else functools.partial(kind.fetch, conn, resource_id)
     )
-
-    options: dict[str, Any] = {
-        "timeout": timeout,
-        "interval": interval,
-        "name": f"{spec.call} {resource_id}",
-        "request": request_record(spec.service, spec.call, arguments),
-        "sync_res": result,
-        "resource_id": resource_id,
-        "status": kind.status,
-        "progress": kind.progress,
-        "fault": kind.fault,
-        "batch": batch,
-        "batch_item": resource_id if batch is not None else None,
-        "is_fatal": is_fatal,
-    }
-    # A state counts once no task runs on the object: right after an action Nova may
-    # still show the state it started from, and deleting an ERROR server shows ERROR
-    # until it is gone.
+    # A state counts once no task runs on the object (the kind's reader knows how to
+    # tell): right after an action Nova may still show the state it started from, and
+    # deleting an ERROR server shows ERROR until it is gone.
     return monitor.watch(
         fetch,
         states=states,
-        settled=kind.settled,
-        gone_ok=spec.deletes,
-        gone_after=GONE_AFTER_CREATE if spec.cleanup else 1,
+        reader=kind.reader,
+        on_gone=_DELETED if spec.deletes else _JUST_CREATED if spec.cleanup else _VANISHED,
+        batch=listing.batch.member(resource_id) if listing is not None else None,
+        timeout=timeout,
+        interval=interval,
+        name=f"{spec.call} {resource_id}",
+        request=request_record(spec.service, spec.call, arguments),
+        sync_res=result,
+        resource_id=resource_id,
         initial=result if spec.cleanup and result is not None else None,
-        **options,
+        is_fatal=is_fatal,
     )
 
 

@@ -8,6 +8,7 @@ them can be listed at once (:mod:`osfutures.openstack.batching`). The operation 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from openstack import exceptions as os_exc
 
 from osfutures.openstack import batching
-from osfutures.watch import GONE
+from osfutures.watch import GONE, Reader
 
 __all__ = ["KINDS", "Kind"]
 
@@ -76,6 +77,13 @@ class Kind:
     fault: Callable[[Any], str | None] = _nothing
     settled: Callable[[Any], bool] = _always
     lister: Callable[[Any, str, str], batching.Lister] | None = None
+
+    @functools.cached_property
+    def reader(self) -> Reader:
+        """How the monitor reads this kind's status, progress, fault and settling."""
+        return Reader(
+            status=self.status, progress=self.progress, fault=self.fault, settled=self.settled
+        )
 
     def state(self, obj: Any) -> str:
         """The object's state, lowercased (states compare case-insensitively)."""

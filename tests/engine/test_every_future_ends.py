@@ -341,7 +341,7 @@ def test_a_refused_listing_falls_back_to_each_members_own_fetch(h: Harness, tabl
     for key in ("a", "b"):
         table.put(key, "ACTIVE")
     futures = [
-        h.monitor.watch_states(table.fetcher(k), target={"ACTIVE"}, batch=batch, batch_item=k)
+        h.monitor.watch_states(table.fetcher(k), target={"ACTIVE"}, batch=batch.member(k))
         for k in ("a", "b")
     ]
     for _ in range(3):
@@ -361,7 +361,7 @@ def test_a_member_whose_own_fetch_is_refused_fails_named_with_the_cause(
 
     batch = Batch(key="servers", fetch_many=refuse)
     fut = h.monitor.watch_states(
-        refuse, target={"ACTIVE"}, batch=batch, batch_item="a", name="create_server a"
+        refuse, target={"ACTIVE"}, batch=batch.member("a"), name="create_server a"
     )
     for _ in range(4):
         h.step(1)
@@ -420,13 +420,8 @@ def test_values_that_used_to_crash_the_monitor_later_are_refused_or_harmless(
 ) -> None:
     with pytest.raises(TypeError, match=r"^resource_id: expected str"):
         h.monitor.watch(lambda: None, ready=bool, resource_id=12345)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"^batch.fetch_many: expected a callable"):
-        h.monitor.watch(
-            lambda: None,
-            ready=bool,
-            batch=Batch("k", "not callable"),  # type: ignore[arg-type]
-            batch_item="a",
-        )
+    with pytest.raises(TypeError, match=r"^Batch\(fetch_many\): expected a callable"):
+        Batch("k", "not callable")  # type: ignore[arg-type]
     steep = PollInterval(initial=1, factor=1e10, maximum=1, jitter=0)
     fut = h.monitor.watch(lambda: {"status": "BUILD"}, ready=lambda o: False, interval=steep)
     for _ in range(70):

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from osfutures import OperationFailed, OperationFuture
+from osfutures import RECORD_VERSION, OperationFailed, OperationFuture
 
 from .conftest import Harness, Table
 
@@ -113,19 +113,19 @@ def test_record_is_json_and_says_what_happened(h: Harness, table: Table) -> None
         request={"name": "web", "flavor": "m1.small"},
         resource_id="vm",
     )
-    assert fut.record()["state"] == "pending"
+    assert fut.record()["outcome"] == "pending"
     h.step(1)
     record = json.loads(json.dumps(fut.record()))
-    assert record["state"] == "failed"
+    assert record["outcome"] == "failed"
     assert record["status"] == "ERROR"
     assert record["request"] == {"name": "web", "flavor": "m1.small"}
     assert record["resource_id"] == "vm"
     assert record["error"]["type"] == "osfutures.errors.OperationFailed"
-    assert record["version"] == 1
+    assert record["version"] == RECORD_VERSION == 2
 
 
 def test_cancel_returns_false_once_finished() -> None:
     fut: OperationFuture[int] = OperationFuture()
     fut.set_result(1)
     assert fut.cancel() is False
-    assert fut.state == "succeeded"
+    assert fut.outcome == "succeeded"

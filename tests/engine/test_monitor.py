@@ -6,6 +6,7 @@ import concurrent.futures
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,9 +17,11 @@ from osfutures import (
     Monitor,
     MonitorCrashed,
     MonitorShutdown,
+    OnGone,
     OperationFailed,
     OperationTimeout,
     PollingFailed,
+    Reader,
     ResourceGone,
 )
 
@@ -44,7 +47,10 @@ def test_future_resolves_with_the_object_once_it_is_ready(h: Harness, table: Tab
 def test_failure_state_fails_with_status_fault_and_resource(h: Harness, table: Table) -> None:
     table.put("vm", "ERROR", fault={"code": 500, "message": "No valid host was found."})
     fut = h.monitor.watch_states(
-        table.fetcher("vm"), target={"ACTIVE"}, name="create_server vm", fault=nova_fault
+        table.fetcher("vm"),
+        target={"ACTIVE"},
+        name="create_server vm",
+        reader=Reader(fault=nova_fault),
     )
     h.step(1)
     error = fut.exception(timeout=0)
@@ -70,7 +76,7 @@ def test_states_compare_case_insensitively(h: Harness, table: Table) -> None:
 
 
 def test_disappearance_is_believed_only_after_gone_after_answers(h: Harness, table: Table) -> None:
-    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, gone_after=3)
+    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, on_gone=OnGone(after=3))
     h.step(1)
     h.step(1)
     assert not fut.done(), "a 404 right after create must be tolerated"
@@ -79,7 +85,7 @@ def test_disappearance_is_believed_only_after_gone_after_answers(h: Harness, tab
 
 
 def test_object_that_reappears_resets_the_gone_count(h: Harness, table: Table) -> None:
-    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, gone_after=2)
+    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, on_gone=OnGone(after=2))
     h.step(1)
     table.put("vm", "BUILD")
     h.step(1)
@@ -90,7 +96,7 @@ def test_object_that_reappears_resets_the_gone_count(h: Harness, table: Table) -
 
 def test_deletion_succeeds_once_the_object_is_gone(h: Harness, table: Table) -> None:
     table.put("vm", "ACTIVE")
-    fut = h.monitor.watch(table.fetcher("vm"), ready=lambda o: False, gone_ok=True)
+    fut = h.monitor.watch(table.fetcher("vm"), ready=lambda o: False, on_gone=OnGone(succeed=True))
     h.step(1)
     assert not fut.done()
     table.remove("vm")
@@ -205,7 +211,7 @@ def test_batched_operations_share_one_request_per_cycle(h: Harness, table: Table
         table.put(f"vm{i}", "BUILD")
         futures.append(
             h.monitor.watch_states(
-                table.fetcher(f"vm{i}"), target={"ACTIVE"}, batch=batch, batch_item=f"vm{i}"
+                table.fetcher(f"vm{i}"), target={"ACTIVE"}, batch=batch.member(f"vm{i}")
             )
         )
     h.step(1)
@@ -220,9 +226,7 @@ def test_batched_operations_share_one_request_per_cycle(h: Harness, table: Table
 def test_item_missing_from_a_batch_is_checked_on_its_own(h: Harness, table: Table) -> None:
     batch = Batch(key="servers", fetch_many=lambda items: {})
     table.put("vm", "ACTIVE")
-    fut = h.monitor.watch_states(
-        table.fetcher("vm"), target={"ACTIVE"}, batch=batch, batch_item="vm"
-    )
+    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, batch=batch.member("vm"))
     h.step(1)
     assert fut.result(timeout=0)["status"] == "ACTIVE"
     assert table.fetches == 1
@@ -240,7 +244,7 @@ def test_failing_batch_request_does_not_fail_the_batch(h: Harness, table: Table)
     table.put("a", "ACTIVE")
     table.put("b", "ACTIVE")
     futs = [
-        h.monitor.watch_states(table.fetcher(k), target={"ACTIVE"}, batch=batch, batch_item=k)
+        h.monitor.watch_states(table.fetcher(k), target={"ACTIVE"}, batch=batch.member(k))
         for k in "ab"
     ]
     h.step(1)
@@ -435,7 +439,7 @@ def test_futures_from_many_threads_all_resolve_exactly_once() -> None:
         futs = []
         for i in range(n):
             fut = monitor.watch_states(
-                lambda: None, target={"ACTIVE"}, batch=batch, batch_item=(threading.get_ident(), i)
+                lambda: None, target={"ACTIVE"}, batch=batch.member((threading.get_ident(), i))
             )
             fut.add_done_callback(record)
             futs.append(fut)
@@ -465,12 +469,12 @@ def test_futures_from_many_threads_all_resolve_exactly_once() -> None:
         ({"interval": 0}, ValueError, "^interval: expected a finite number of seconds > 0"),
         ({"interval": math.inf}, ValueError, "^interval: .*finite"),
         ({"interval": "5"}, TypeError, "^interval"),
-        ({"batch": "servers", "batch_item": "a"}, TypeError, "^batch: expected Batch"),
-        ({"gone_after": 1.5}, TypeError, "^gone_after: expected an integer"),
+        ({"batch": "servers"}, TypeError, "^batch: expected a BatchMember"),
+        ({"batch": Batch("k", dict)}, TypeError, r"^batch: .*Batch\(\.\.\.\)\.member\(item\)"),
+        ({"reader": "status"}, TypeError, "^reader: expected Reader"),
+        ({"on_gone": True}, TypeError, "^on_gone: expected OnGone"),
         ({"name": None}, TypeError, "^name"),
-        ({"gone_after": 0}, ValueError, "gone_after"),
         ({"failed": 3}, TypeError, "failed"),
-        ({"batch": Batch("k", dict)}, ValueError, "batch_item"),
     ],
 )
 def test_bad_arguments_are_named(
@@ -478,6 +482,27 @@ def test_bad_arguments_are_named(
 ) -> None:
     with pytest.raises(error, match=names):
         monitor.watch(lambda: None, ready=bool, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "names"),
+    [
+        (lambda: OnGone(after=1.5), TypeError, r"^OnGone\(after\): expected an integer"),
+        (lambda: OnGone(after=0), ValueError, r"^OnGone\(after\): need an integer >= 1"),
+        (lambda: OnGone(succeed="yes"), TypeError, r"^OnGone\(succeed\): expected bool"),
+        (lambda: Reader(status=3), TypeError, r"^Reader\(status\): expected an attribute name"),
+        (lambda: Reader(fault=3), TypeError, r"^Reader\(fault\): expected an attribute name"),
+        (lambda: Reader(settled="done"), TypeError, r"^Reader\(settled\): expected a callable"),
+        (lambda: Batch(["k"], dict), TypeError, r"^Batch\(key\): must be hashable"),
+        (lambda: Batch("k", dict).member(["a"]), TypeError, r"^BatchMember\(item\): must be"),
+        (lambda: Batch("k", dict).member(None), ValueError, r"^BatchMember\(item\): need"),
+    ],
+)
+def test_bad_values_are_named_where_they_are_made(
+    make: Callable[[], object], error: type[Exception], names: str
+) -> None:
+    with pytest.raises(error, match=names):
+        make()
 
 
 def test_a_plain_set_of_states_is_refused_with_the_way_to_say_it(monitor: Monitor) -> None:

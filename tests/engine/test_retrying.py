@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 import tenacity
 
-from osfutures import OperationFailed, OperationFuture, OperationTimeout, RetriesExhausted, retrying
+from osfutures import (
+    OnGone,
+    OperationFailed,
+    OperationFuture,
+    OperationTimeout,
+    RetriesExhausted,
+    retrying,
+)
 
 from .conftest import Harness, Table
 
@@ -36,7 +43,9 @@ class Cloud:
         assert key is not None
         self.log.append(f"delete {key}")
         self.table.put(key, "DELETING")
-        fut = self.h.monitor.watch(self.table.fetcher(key), ready=lambda o: False, gone_ok=True)
+        fut = self.h.monitor.watch(
+            self.table.fetcher(key), ready=lambda o: False, on_gone=OnGone(succeed=True)
+        )
         fut.add_done_callback(lambda f: self.log.append(f"gone {key}"))
         return fut
 

@@ -116,12 +116,11 @@ def test_crash_fails_work_that_was_just_taken_from_the_intake(table: Table) -> N
 def test_unhashable_batch_key_is_refused_at_the_call(h: Harness, table: Table) -> None:
     table.put("vm", "BUILD")
     bystander = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"})
-    with pytest.raises(TypeError, match="batch"):
+    with pytest.raises(TypeError, match=r"^Batch\(key\): must be hashable"):
         h.monitor.watch(
             table.fetcher("vm"),
             ready=bool,
-            batch=Batch(key=["servers"], fetch_many=table.fetch_many),
-            batch_item="vm",
+            batch=Batch(key=["servers"], fetch_many=table.fetch_many).member("vm"),
         )
     h.clock.advance(1)
     h.monitor.wait_idle(timeout=1)
@@ -136,9 +135,7 @@ def test_fetch_many_returning_garbage_does_not_freeze_the_group(h: Harness, tabl
 
     batch = Batch(key="servers", fetch_many=fetch_many)
     table.put("vm", "ACTIVE")
-    fut = h.monitor.watch_states(
-        table.fetcher("vm"), target={"ACTIVE"}, batch=batch, batch_item="vm"
-    )
+    fut = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, batch=batch.member("vm"))
     h.clock.advance(1)
     assert h.monitor.wait_idle(timeout=1), "probe result never reported"
     # A fetch_many breaking its contract is a bug, not a passing error: the operation
@@ -153,11 +150,9 @@ def test_unhashable_batch_item_does_not_freeze_its_group(h: Harness, table: Tabl
 
     batch = Batch(key="servers", fetch_many=fetch_many)
     table.put("vm", "ACTIVE")
-    good = h.monitor.watch_states(
-        table.fetcher("vm"), target={"ACTIVE"}, batch=batch, batch_item="vm"
-    )
+    good = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, batch=batch.member("vm"))
     with contextlib.suppress(TypeError):  # refused at the call: fine too
-        h.monitor.watch(table.fetcher("vm"), ready=bool, batch=batch, batch_item=["vm"])
+        h.monitor.watch(table.fetcher("vm"), ready=bool, batch=batch.member(["vm"]))
     h.clock.advance(1)
     assert good.result(timeout=1)["status"] == "ACTIVE"
 
@@ -278,7 +273,7 @@ def test_rate_cap_counts_fallback_fetches(clock: ManualClock, table: Table) -> N
         for i in range(20):
             table.put(f"vm{i}", "BUILD")
             monitor.watch_states(
-                table.fetcher(f"vm{i}"), target={"ACTIVE"}, batch=batch, batch_item=f"vm{i}"
+                table.fetcher(f"vm{i}"), target={"ACTIVE"}, batch=batch.member(f"vm{i}")
             )
         for _ in range(10):
             clock.advance(0.5)

@@ -1,0 +1,296 @@
+"""Where probe requests run, and the account of those on their way.
+
+Probes run on a small pool of daemon threads (:class:`ProbePool`), never on the
+monitor thread. A probe that never returns (a cloud that accepted the connection and
+went silent) ties up its thread. :class:`Probes` keeps account of every request in
+flight for the monitor: one running longer than ``slow_after`` is presumed hung and no
+longer holds a worker's slot (the pool may start a spare thread, up to a hard cap), and
+after ``probe_timeout`` it is given up on, so a few hung requests never starve the
+polling of everything else. Threads are daemons: a hung request never keeps the
+process from exiting.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import math
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from osfutures._watch import Watch
+from osfutures.watch import Batch
+
+if TYPE_CHECKING:
+    from osfutures._schedule import Group
+
+__all__ = [
+    "NOT_LISTED",
+    "BatchContractError",
+    "Flight",
+    "ProbePool",
+    "Probes",
+    "Results",
+    "probe",
+]
+
+log = logging.getLogger(__name__)
+
+#: (watch, fetched value, error) for each member of a probe.
+Results = list[tuple[Watch, Any, BaseException | None]]
+
+
+class _NotListed:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_LISTED"
+
+
+#: The result of a batch member its ``fetch_many`` left out: the monitor fetches it on
+#: its own, as a separate probe (so the rate cap counts that request too).
+NOT_LISTED = _NotListed()
+
+
+class BatchContractError(TypeError):
+    """A ``fetch_many`` returned something other than a mapping: a bug in the caller's
+    code, not an answer of the cloud, so it fails the batch's operations at once."""
+
+
+def probe(batch: Batch | None, members: Sequence[Watch]) -> Results:
+    """Fetch the state of ``members``: (watch, value, error) for each.
+
+    With a batch, one ``fetch_many`` call; members it leaves out get
+    :data:`NOT_LISTED`. Without, one ``fetch`` per member (normally one). Never
+    raises, not even ``KeyboardInterrupt`` or ``SystemExit`` from a fetch (CPython's
+    executors put those on the future too): what goes wrong is reported per member
+    (a failing ``fetch_many`` fails only this poll of these members), and the
+    monitor decides what it means.
+    """
+    if batch is not None:
+        try:
+            found = batch.fetch_many([w.item for w in members])
+            if not isinstance(found, Mapping):
+                raise BatchContractError(
+                    f"fetch_many of batch {batch.key!r} must return a mapping of item to"
+                    f" object, returned {type(found).__name__}"
+                )
+            return [(w, found.get(w.item, NOT_LISTED), None) for w in members]
+        except BaseException as error:
+            return [(w, None, error) for w in members]
+    results: Results = []
+    for watch in members:
+        try:
+            results.append((watch, watch.fetch(), None))
+        except BaseException as error:
+            results.append((watch, None, error))
+    return results
+
+
+class ProbePool:
+    """Daemon threads running probe tasks, replacing those lost to hung requests.
+
+    Args:
+        workers: threads normally running at once.
+        max_threads: the most threads alive, hung ones included.
+        name: prefix of the threads' names.
+    """
+
+    def __init__(self, workers: int, max_threads: int, name: str) -> None:
+        self._workers = workers
+        self._max_threads = max_threads
+        self._name = name
+        self._tasks: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0  # alive, hung ones included
+        self._idle = 0  # waiting for a task with none reserved for them
+        self._queued = 0  # tasks no thread has been set aside for yet
+        self._lost = 0  # threads presumed hung
+        self._closed = False
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on a pool thread, starting one if none is free.
+
+        Raises:
+            RuntimeError: the pool is shut down.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("probe pool is shut down")
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < min(self._workers + self._lost, self._max_threads):
+                self._threads += 1
+                threading.Thread(
+                    target=self._work, name=f"{self._name}-{self._threads}", daemon=True
+                ).start()
+            else:
+                self._queued += 1
+        self._tasks.put(task)
+
+    def lost(self) -> None:
+        """A task was abandoned: its thread may never come back, allow a replacement."""
+        with self._lock:
+            self._lost += 1
+
+    def recovered(self) -> None:
+        """An abandoned task returned after all: its thread is back in service."""
+        with self._lock:
+            self._lost = max(0, self._lost - 1)
+
+    def shutdown(self) -> None:
+        """Let the threads finish their tasks and exit; hung ones are left behind."""
+        with self._lock:
+            self._closed = True
+            count = self._threads
+        for _ in range(count):
+            self._tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            try:
+                task()
+            except BaseException:  # tasks report their own errors; this is a last resort
+                log.exception("osfutures: probe task raised")
+            del task  # holds the watches it probed: do not keep them while idle
+            with self._lock:
+                if self._queued:
+                    self._queued -= 1
+                else:
+                    self._idle += 1
+
+
+class Flight:
+    """A probe request on its way: who rides on it, and when it counts as slow or lost."""
+
+    __slots__ = ("group", "limit", "members", "slow", "slow_at")
+
+    def __init__(
+        self, members: list[Watch], group: Group | None, slow_at: float, limit: float
+    ) -> None:
+        self.members = members
+        self.group = group
+        self.slow_at = slow_at
+        self.limit = limit
+        self.slow = False  # presumed hung: its thread no longer counts as a worker
+
+
+#: Called on a probe thread with a request's token and what it saw.
+Report = Callable[[int, Results], None]
+
+
+class Probes:
+    """The probe pool, and the account of the requests in flight on it.
+
+    Used by the monitor thread alone (the pool has its own lock); time comes in as
+    ``now``.
+
+    Args:
+        workers: requests in flight at once, not counting those presumed hung.
+        probe_timeout: how long a request may take before it is given up on.
+        slow_after: how long before a request is presumed hung.
+        name: prefix of the pool threads' names.
+    """
+
+    def __init__(self, workers: int, probe_timeout: float, slow_after: float, name: str) -> None:
+        self.workers = workers
+        self.probe_timeout = probe_timeout
+        self._slow_after = slow_after
+        self._max_threads = 4 * workers
+        self._pool = ProbePool(workers, self._max_threads, name=name)
+        self._flying: dict[int, Flight] = {}
+        self._slow = 0  # flights presumed hung
+        # Requests given up on -> whether their thread was counted lost to the pool.
+        self._abandoned: dict[int, bool] = {}
+        self._tokens = itertools.count()
+
+    def __len__(self) -> int:
+        """Requests in flight (given-up ones not counted)."""
+        return len(self._flying)
+
+    def has_slot(self) -> bool:
+        """Whether another request may start now."""
+        busy = len(self._flying) - self._slow
+        # Abandoned probes still hold their threads: launching past the pool's cap
+        # would only queue tasks that flood the cloud once it answers again.
+        threads = len(self._flying) + len(self._abandoned)
+        return busy < self.workers and threads < self._max_threads
+
+    def launch(
+        self,
+        members: list[Watch],
+        group: Group | None,
+        now: float,
+        report: Report,
+    ) -> None:
+        """Start one request for ``members`` (with ``group``'s ``fetch_many`` if
+        batched); ``report`` gets its token and results on a probe thread."""
+        token = next(self._tokens)
+        self._flying[token] = Flight(
+            members, group, now + self._slow_after, now + self.probe_timeout
+        )
+        batch = group.batch if group is not None else None
+        self._pool.submit(functools.partial(_probe_and_report, token, batch, members, report))
+
+    def land(self, token: int) -> Flight | None:
+        """A request answered: its flight, or None if it was given up on."""
+        if token in self._abandoned:
+            if self._abandoned.pop(token):
+                self._pool.recovered()
+            return None
+        flight = self._flying.pop(token, None)
+        if flight is not None and flight.slow:
+            self._slow -= 1
+            self._pool.recovered()
+        return flight
+
+    def overdue(self, now: float) -> list[Flight]:
+        """Mark requests slow that ran past ``slow_after``; give up on (and return)
+        those past ``probe_timeout``."""
+        lost = []
+        for token, flight in list(self._flying.items()):
+            if not flight.slow and flight.slow_at <= now:
+                # Presumed hung: free its slot, and let the pool start a spare thread.
+                flight.slow = True
+                self._slow += 1
+                self._pool.lost()
+            if flight.limit > now:
+                continue
+            # The probe thread may come back one day; its answer will be ignored. It
+            # was marked slow above (slow_at comes before limit), so the pool already
+            # counts its thread as lost.
+            del self._flying[token]
+            self._abandoned[token] = True
+            self._slow -= 1
+            lost.append(flight)
+        return lost
+
+    def abandon_all(self) -> None:
+        """Stop waiting for every request in flight (their work was cancelled)."""
+        self._abandoned.update((token, f.slow) for token, f in self._flying.items())
+        self._flying.clear()
+        self._slow = 0
+
+    def next_wake(self) -> float:
+        """When a request in flight next becomes slow or is given up on (inf: none)."""
+        return min(
+            (f.limit if f.slow else f.slow_at for f in self._flying.values()), default=math.inf
+        )
+
+    def shutdown(self) -> None:
+        """Let the pool's threads finish and exit; hung ones are left behind."""
+        self._pool.shutdown()
+
+
+def _probe_and_report(
+    token: int, batch: Batch | None, members: list[Watch], report: Report
+) -> None:
+    # A task that waited in the pool may be for operations over by now: no request.
+    live = [w for w in members if not w.future._over]
+    report(token, probe(batch, live) if live else [])

@@ -1,0 +1,170 @@
+"""The monitor's record of one watched operation, and how it judges an observation.
+
+A :class:`Watch` is bookkeeping: how to fetch and read the object, the tests (ready?
+failed?), the deadline and the polling state. :meth:`Watch.judge` turns one
+observation into a verdict without touching threads or the clock, which keeps the
+monitor about scheduling only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from osfutures.errors import OperationFailed, OperationTimeout, PollingFailed, ResourceGone
+from osfutures.future import OperationFuture
+from osfutures.policy import PollInterval
+from osfutures.watch import GONE, Batch, OnGone, Reader, States, Verdict
+
+__all__ = ["Watch"]
+
+
+@dataclass(slots=True, eq=False)
+class Watch:
+    """One watched operation, owned by the monitor thread once submitted.
+
+    ``ready`` and ``failed`` judge the object when ``states`` is None.
+    """
+
+    future: OperationFuture[Any]
+    fetch: Callable[[], Any]
+    states: States | None
+    ready: Callable[[Any], bool] | None
+    failed: Callable[[Any], bool] | None
+    reader: Reader
+    on_gone: OnGone
+    is_fatal: Callable[[BaseException], bool]
+    interval: PollInterval
+    timeout: float
+    batch: Batch | None
+    item: Hashable
+    #: When the call was made: the deadline runs from here.
+    started: float
+    deadline: float = 0.0
+    next_poll: float = 0.0
+    #: Polls since the status last changed (the interval grows with it).
+    polls: int = 0
+    gone_seen: int = 0
+    last: Any = None
+    last_error: BaseException | None = None
+    inflight: bool = False
+    #: Left out of its batch's answer, or its batch's listing keeps being refused:
+    #: the next poll fetches it on its own.
+    solo: bool = False
+    #: Failed listings of its batch in a row.
+    batch_errors: int = 0
+    #: When it was last observed (None: never).
+    seen_at: float | None = None
+    #: Granted one more look at its deadline, its polls having been held back: by
+    #: what (words for the timeout's message), else None.
+    final_look: str | None = None
+
+    def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
+        """Take in one observation and resolve the future if it is final.
+
+        ``value`` is the fetched object (or :data:`~osfutures.GONE` / ``None``);
+        ``error`` what the probe raised instead. Returns the error to remember when
+        polling should go on after a transient error, else ``None``. Never raises.
+        """
+        future = self.future
+        elapsed = now - self.started
+        try:
+            if error is not None:
+                if self.is_fatal(error):
+                    failure = PollingFailed(self.describe(), status=future.status, elapsed=elapsed)
+                    failure.__cause__ = error
+                    future._set_exception_if_pending(failure)
+                return error
+            if value is None or value is GONE:
+                self._judge_gone(elapsed)
+                return None
+            self.gone_seen = 0
+            self.last = value
+            self.seen_at = now
+            reader = self.reader
+            raw = reader.status_of(value)
+            status = None if raw is None else str(raw)
+            if status != future.status:
+                self.polls = 0
+            future._observe(status, reader.progress_of(value))
+            verdict = self._verdict(value, status)
+            if verdict is Verdict.READY:
+                future._set_result_if_pending(value)
+            elif verdict is not None:
+                fault = reader.fault_of(value) if reader.fault_of else None
+                if verdict is Verdict.UNEXPECTED and not fault:
+                    fault = f"unexpected state {status}"
+                future._set_exception_if_pending(
+                    OperationFailed(
+                        self.describe(), resource=value, status=status, fault=fault, elapsed=elapsed
+                    )
+                )
+        except Exception as problem:  # a user's test or getter raised: fail this one only
+            future._set_exception_if_pending(problem)
+        return None
+
+    def _verdict(self, value: Any, status: str | None) -> Verdict | None:
+        if self.states is None:
+            if self.failed is not None and self.failed(value):
+                return Verdict.FAILED
+            return Verdict.READY if self.ready is not None and self.ready(value) else None
+        verdict = self.states.verdict(status)
+        # A state counts once nothing is in progress on the object: right after an
+        # action (or a deletion of an ERROR server) it may still show the old one.
+        settled = self.reader.settled
+        if verdict is not None and settled is not None and not settled(value):
+            return None
+        return verdict
+
+    def _judge_gone(self, elapsed: float) -> None:
+        future = self.future
+        if self.on_gone.succeed:
+            future._observe("DELETED", future.progress)
+            future._set_result_if_pending(self.last)
+            return
+        self.gone_seen += 1
+        if self.gone_seen >= self.on_gone.after:
+            future._set_exception_if_pending(
+                ResourceGone(
+                    f"{self.describe()} disappeared",
+                    resource=self.last,
+                    status=future.status,
+                    elapsed=elapsed,
+                )
+            )
+
+    def batch_failed(self, error: BaseException) -> bool:
+        """Take in a failed listing of this watch's batch; True to fetch it on its own.
+
+        A listing's error is no verdict on its members: a transient one is polled
+        through in the batch (falling back to a request per member would multiply
+        the load on a struggling cloud); one polling again cannot fix is believed
+        only after it happens twice in a row, and then each member asks for
+        itself, which settles it.
+        """
+        self.batch_errors += 1
+        try:
+            fatal = self.is_fatal(error)
+        except Exception:
+            fatal = True  # the member's own fetch will judge it, this time for real
+        return fatal and self.batch_errors >= 2
+
+    def time_out(self, now: float) -> None:
+        """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline)."""
+        error = OperationTimeout(
+            self.describe(),
+            status=self.future.status,
+            elapsed=now - self.started,
+            timeout=self.timeout,
+            last_seen=None if self.seen_at is None else now - self.seen_at,
+            delayed_by=self.final_look,
+        )
+        error.__cause__ = self.last_error
+        self.future._set_exception_if_pending(error)
+
+    def describe(self) -> str:
+        """The operation's name, with its resource id when known."""
+        future = self.future
+        rid = future.resource_id
+        return f"{future.name} ({rid})" if rid and rid not in future.name else future.name

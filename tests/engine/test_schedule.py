@@ -1,0 +1,190 @@
+"""The schedule on its own: no thread, no clock; time is the number each call is given."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import pytest
+
+from osfutures import Batch, OperationTimeout, PollInterval, Reader, States
+from osfutures._probes import NOT_LISTED
+from osfutures._schedule import URGENT, Group, Schedule
+from osfutures._watch import Watch
+from osfutures.future import OperationFuture
+from osfutures.watch import OnGone
+
+ACTIVE = States.of({"ACTIVE"}, (), {"ERROR"})
+
+
+def make_watch(
+    *,
+    started: float = 0.0,
+    interval: float = 1.0,
+    timeout: float = 100.0,
+    batch: Batch | None = None,
+    item: Any = None,
+) -> Watch:
+    return Watch(
+        OperationFuture(name=f"op {item}"),
+        lambda: None,
+        states=ACTIVE,
+        ready=None,
+        failed=None,
+        reader=Reader(),
+        on_gone=OnGone(),
+        is_fatal=lambda error: True,
+        interval=PollInterval.coerce(interval, PollInterval()),
+        timeout=timeout,
+        batch=batch,
+        item=item,
+        started=started,
+    )
+
+
+@pytest.fixture
+def schedule() -> Schedule:
+    return Schedule(random.Random(0), final_look=5.0)
+
+
+def test_a_watch_is_first_polled_one_interval_after_its_start(schedule: Schedule) -> None:
+    watch = make_watch(started=10.0, interval=2.0)
+    schedule.add(watch)
+    assert schedule.next_ready(11.9) is None
+    assert schedule.next_wake(polls_allowed=True, not_before=-math.inf) == 12.0
+    assert schedule.next_ready(12.0) is watch
+    assert schedule.board() == ([watch], None)
+    assert watch.inflight and schedule.next_ready(12.0) is None, "polled once at a time"
+
+
+def test_members_of_a_batch_ride_on_one_request(schedule: Schedule) -> None:
+    batch = Batch("servers", lambda items: {})
+    members = [make_watch(batch=batch, item=i) for i in range(3)]
+    for watch in members:
+        schedule.add(watch)
+    group = schedule.next_ready(1.0)
+    assert isinstance(group, Group)
+    boarded = schedule.board()
+    assert boarded is not None and boarded[0] == members and boarded[1] is group
+    assert schedule.next_ready(5.0) is None, "a busy group is not polled again"
+
+    results = [(w, {"status": "BUILD"}, None) for w in members]
+    schedule.observed(results, group, now=1.5)
+    assert all(w.future.status == "BUILD" and not w.inflight for w in members)
+    assert schedule.next_ready(2.5) is group, "due again, still as one request"
+
+
+def test_a_member_left_out_of_its_listing_is_fetched_on_its_own(schedule: Schedule) -> None:
+    batch = Batch("servers", lambda items: {})
+    listed, missing = make_watch(batch=batch, item="a"), make_watch(batch=batch, item="b")
+    schedule.add(listed)
+    schedule.add(missing)
+    group = schedule.next_ready(1.0)
+    schedule.board()
+    schedule.observed(
+        [(listed, {"status": "BUILD"}, None), (missing, NOT_LISTED, None)], group, now=1.0
+    )
+    assert schedule.next_ready(1.0) is missing, "its own fetch, at once"
+
+
+def test_an_operation_near_its_deadline_goes_ahead_of_older_polls(schedule: Schedule) -> None:
+    relaxed = make_watch(interval=1.0, timeout=1000.0)
+    pressed = make_watch(interval=2.0, timeout=2.0 + URGENT / 2)
+    schedule.add(relaxed)
+    schedule.add(pressed)
+    assert schedule.next_ready(3.0) is pressed
+    schedule.board()
+    assert schedule.next_ready(3.0) is relaxed
+
+
+def test_polls_are_served_in_the_order_they_fell_due(schedule: Schedule) -> None:
+    watches = [make_watch(started=float(i), timeout=1000.0) for i in range(5)]
+    for watch in reversed(watches):
+        schedule.add(watch)
+    served = []
+    while (item := schedule.next_ready(10.0)) is not None:
+        served.append(item)
+        schedule.board()
+    assert served == watches
+
+
+def test_the_deadline_times_out_an_operation_with_what_it_saw(schedule: Schedule) -> None:
+    watch = make_watch(timeout=3.0)
+    schedule.add(watch)
+    schedule.next_ready(1.0)
+    schedule.board()
+    schedule.observed([(watch, {"status": "BUILD"}, None)], None, now=1.0)
+    schedule.expire(2.9)
+    assert not watch.future.done()
+    schedule.expire(3.0)
+    error = watch.future.exception(timeout=0)
+    assert isinstance(error, OperationTimeout) and error.status == "BUILD"
+    assert error.last_seen == pytest.approx(2.0) and error.delayed_by is None
+    assert not schedule.watches, "forgotten once over"
+
+
+def test_an_operation_held_back_gets_one_more_look_before_it_times_out(
+    schedule: Schedule,
+) -> None:
+    watch = make_watch(timeout=3.0, interval=1.0)
+    schedule.add(watch)
+    assert schedule.next_ready(1.0) is watch  # due, but the cap holds it back
+    schedule.held_by = "the monitor's cap of 1 probes/s"
+    schedule.expire(3.0)
+    assert not watch.future.done(), "a stale observation is no verdict"
+    assert schedule.next_ready(3.0) is watch, "its look goes first"
+    schedule.board()
+    schedule.observed([(watch, {"status": "BUILD"}, None)], None, now=3.5)
+    error = watch.future.exception(timeout=0)
+    assert isinstance(error, OperationTimeout)
+    assert error.delayed_by == "the monitor's cap of 1 probes/s"
+
+
+def test_a_probe_given_up_on_polls_again_with_its_error(schedule: Schedule) -> None:
+    watch = make_watch(interval=1.0)
+    schedule.add(watch)
+    schedule.next_ready(1.0)
+    members, group = schedule.board() or ([], None)
+    error = TimeoutError("probe did not answer")
+    schedule.given_up(members, group, error, now=61.0)
+    assert watch.last_error is error and not watch.inflight
+    assert schedule.next_ready(62.0) is watch
+
+
+def test_timers_fire_in_time_order_and_skip_owners_that_are_done(schedule: Schedule) -> None:
+    done = OperationFuture[Any](name="done")
+    done.set_result(None)
+    pending = OperationFuture[Any](name="pending")
+    calls: list[str] = []
+    schedule.add_timer(2.0, lambda: calls.append("late"), pending)
+    schedule.add_timer(1.0, lambda: calls.append("early"), pending)
+    schedule.add_timer(1.0, lambda: calls.append("for nobody"), done)
+    assert schedule.due_timers(0.5) == []
+    for fn, owner in schedule.due_timers(2.0):
+        assert owner is pending
+        fn()
+    assert calls == ["early", "late"]
+
+
+def test_lapsed_entries_are_dropped_when_they_outnumber_the_live(schedule: Schedule) -> None:
+    watches = [make_watch(timeout=50.0) for _ in range(3000)]
+    for watch in watches:
+        schedule.add(watch)
+    for watch in watches[:-1]:
+        watch.future.cancel()
+        schedule.forget(watch)
+    schedule.compact()
+    assert len(schedule._due) == len(schedule._deadlines) == 1
+    assert schedule.next_ready(1.0) is watches[-1]
+
+
+def test_cancel_all_cancels_watches_and_timer_owners(schedule: Schedule) -> None:
+    watch = make_watch()
+    owner = OperationFuture[Any](name="retry pause")
+    schedule.add(watch)
+    schedule.add_timer(5.0, lambda: None, owner)
+    assert schedule.pending_count() == 1 and not schedule.finished()
+    schedule.cancel_all()
+    assert watch.future.cancelled() and owner.cancelled()
+    assert schedule.finished() and schedule.next_ready(10.0) is None
