@@ -9,6 +9,7 @@ overtake each other), while callbacks of different futures run side by side.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -19,7 +20,7 @@ from osfutures._checks import check_count
 
 __all__ = ["CallbackRunner", "run_logged"]
 
-log = logging.getLogger("osfutures")
+log = logging.getLogger(__name__)
 
 
 def run_logged(fn: Callable[[], object]) -> None:
@@ -27,7 +28,15 @@ def run_logged(fn: Callable[[], object]) -> None:
     try:
         fn()
     except Exception:
-        log.exception("osfutures: callback %r raised", fn)
+        log.exception("osfutures: callback %s raised", _name_of(fn))
+
+
+def _name_of(fn: Callable[..., object]) -> str:
+    # Not repr(fn): a functools.partial's repr shows its arguments, which may hold
+    # a password or a token.
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return str(getattr(fn, "__qualname__", type(fn).__qualname__))
 
 
 class CallbackRunner:

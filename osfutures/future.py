@@ -172,7 +172,7 @@ class OperationFuture(Future[T], Generic[T]):
         they were added. If the future is already done, ``fn`` is scheduled at once.
         What ``fn`` raises is logged and otherwise ignored.
         """
-        super().add_done_callback(lambda fut: self._dispatch(lambda: fn(fut)))
+        super().add_done_callback(lambda fut: self._dispatch(functools.partial(fn, fut)))
 
     def add_progress_callback(self, fn: Callable[[ProgressUpdate], object]) -> None:
         """Call ``fn(update)`` for every change of :attr:`status` or :attr:`progress`.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import math
 import threading
 import time
@@ -337,6 +338,22 @@ def test_raising_callback_is_logged_and_the_monitor_goes_on(
     h.step(1)
     assert b.result(timeout=0)["status"] == "ACTIVE"
     assert "ZeroDivisionError" in caplog.text
+
+
+def _notify(future: Any, *, password: str) -> None:
+    raise RuntimeError("chat service down")
+
+
+def test_a_raising_callback_is_logged_by_name_without_its_arguments(
+    h: Harness, table: Table, caplog: pytest.LogCaptureFixture
+) -> None:
+    table.put("a", "ACTIVE")
+    fut = h.monitor.watch_states(table.fetcher("a"), target={"ACTIVE"})
+    fut.add_done_callback(functools.partial(_notify, password="s3cret-pw"))
+    h.step(1)
+    records = [r for r in caplog.records if r.name == "osfutures._callbacks"]
+    assert records and "_notify" in records[0].getMessage()
+    assert "s3cret-pw" not in caplog.text
 
 
 def test_slow_callback_does_not_stall_polling(h: Harness, table: Table) -> None:
