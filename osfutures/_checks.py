@@ -2,7 +2,10 @@
 
 Each check names the argument as the caller wrote it and tests the type before the
 range, so ``interval="5"`` is a TypeError about ``interval``, not an error from deep
-inside whatever the value would have been handed to.
+inside whatever the value would have been handed to. A wrong type reads ``name:
+expected <what>, got <type> <value>``; a value out of range says what it needs.
+
+FakeCloud's argument checks (:mod:`osfutures.testing.fakecloud.checks`) build on these.
 """
 
 from __future__ import annotations
@@ -11,28 +14,70 @@ import math
 from typing import Any
 
 
+def describe(value: Any) -> str:
+    """Return how a message shows a value it refuses for its type: ``str '5'``."""
+    return f"{type(value).__name__} {value!r}"
+
+
 def require_callable(name: str, value: Any, *, optional: bool = False) -> None:
     """Raise TypeError naming ``name`` unless ``value`` is callable (or None if optional)."""
     if value is None and optional:
         return
     if not callable(value):
         wanted = "a callable or None" if optional else "a callable"
-        raise TypeError(f"{name}: expected {wanted}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
 
 
-def require_instance(name: str, value: Any, kind: type, *, optional: bool = False) -> None:
-    """Raise TypeError naming ``name`` unless ``value`` is a ``kind`` (or None if optional)."""
+def require_instance(
+    name: str,
+    value: Any,
+    kind: type | tuple[type, ...],
+    *,
+    optional: bool = False,
+    what: str | None = None,
+) -> None:
+    """Raise TypeError naming ``name`` unless ``value`` is a ``kind`` (or None if optional).
+
+    Args:
+        name: the argument's name, as the caller wrote it.
+        value: the value given.
+        kind: the type, or types, it must be an instance of.
+        optional: whether None is accepted too.
+        what: what it must be, as the message words it (``a set of names``); the
+            types' names when omitted.
+    """
     if (value is None and optional) or isinstance(value, kind):
         return
-    wanted = f"{kind.__name__} or None" if optional else kind.__name__
-    raise TypeError(f"{name}: expected {wanted}, got {type(value).__name__} {value!r}")
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    wanted = what or " or ".join(k.__name__ for k in kinds)
+    if optional:
+        wanted += " or None"
+    raise TypeError(f"{name}: expected {wanted}, got {describe(value)}")
+
+
+def require_clock(name: str, value: Any) -> None:
+    """Raise TypeError naming ``name`` unless ``value`` has what a
+    :class:`~osfutures.Clock` has: ``now()``, ``wall()`` and ``wait()``."""
+    missing = [m for m in ("now", "wall", "wait") if not callable(getattr(value, m, None))]
+    if missing:
+        raise TypeError(
+            f"{name}: expected a Clock (with now(), wall() and wait()), got"
+            f" {type(value).__name__} without {', '.join(m + '()' for m in missing)}"
+        )
 
 
 def check_number(name: str, value: Any) -> float:
     """Raise TypeError naming ``name`` unless ``value`` is a real number (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name}: expected a number, got {describe(value)}")
     return float(value)
+
+
+def check_integer(name: str, value: Any) -> int:
+    """Raise TypeError naming ``name`` unless ``value`` is an ``int`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name}: expected an integer, got {describe(value)}")
+    return value
 
 
 def check_timeout(
@@ -67,8 +112,7 @@ def check_count(name: str, value: Any, minimum: int = 1) -> int:
         TypeError: ``value`` is not an integer.
         ValueError: ``value`` is less than ``minimum``.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
+    number = check_integer(name, value)
+    if number < minimum:
         raise ValueError(f"{name}: need an integer >= {minimum}, got {value!r}")
-    return value
+    return number

@@ -4,6 +4,10 @@ The monitor never calls :func:`time.monotonic` or sleeps by itself: it asks its 
 for the time and waits on its own condition through the clock. With
 :class:`ManualClock` time only moves when a test calls :meth:`ManualClock.advance`,
 which also wakes every monitor waiting on that clock.
+
+FakeCloud (:mod:`osfutures.testing`) takes the same clocks: give a monitor and a cloud
+one :class:`ManualClock` and the cloud's resources and the monitor's deadlines move
+together, without real waiting.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import threading
 import time
 import weakref
 from typing import Protocol
+
+from osfutures._checks import check_number
 
 __all__ = ["Clock", "ManualClock", "SystemClock"]
 
@@ -52,14 +58,20 @@ class SystemClock:
 class ManualClock:
     """A clock that moves only when told to; for tests.
 
+    One clock can drive a :class:`~osfutures.Monitor` and a
+    :class:`~osfutures.testing.FakeCloud` together: :meth:`advance` moves the cloud's
+    resources and the monitor's deadlines alike.
+
     Args:
         start: the initial reading of :meth:`now`.
-        wall_start: the wall time that corresponds to ``start``.
+        wall_start: the wall time (seconds since the epoch) that corresponds to
+            ``start``; the current time when omitted, so that wall times (a FakeCloud's
+            token expiry, which clients compare with their own time) look current.
     """
 
-    def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
+    def __init__(self, start: float = 0.0, wall_start: float | None = None) -> None:
         self._now = start
-        self._wall_offset = wall_start - start
+        self._wall_offset = (time.time() if wall_start is None else wall_start) - start
         self._lock = threading.Lock()
         self._waiting: weakref.WeakSet[threading.Condition] = weakref.WeakSet()
 
@@ -77,17 +89,21 @@ class ManualClock:
             self._waiting.add(condition)
         condition.wait()
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward and wake everything waiting on this clock.
+    def advance(self, seconds: float) -> float:
+        """Move time forward, wake everything waiting on this clock; return the new time.
 
         Raises:
+            TypeError: ``seconds`` is not a number.
             ValueError: ``seconds`` is negative or not finite.
         """
+        check_number("seconds", seconds)
         if not (math.isfinite(seconds) and seconds >= 0):
-            raise ValueError(f"advance(seconds): need a finite number >= 0, got {seconds!r}")
+            raise ValueError(f"seconds: need a finite number >= 0, got {seconds!r}")
         with self._lock:
             self._now += seconds
+            now = self._now
             waiting = list(self._waiting)
         for condition in waiting:
             with condition:
                 condition.notify_all()
+        return now

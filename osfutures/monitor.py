@@ -35,6 +35,7 @@ from osfutures._checks import (
     check_number,
     check_timeout,
     require_callable,
+    require_clock,
     require_instance,
 )
 from osfutures._probes import Probes, Results
@@ -145,7 +146,8 @@ class Monitor:
         seed: int | None = None,
         name: str = "osfutures-monitor",
     ) -> None:
-        _check_clock(clock)
+        if clock is not None:
+            require_clock("clock", clock)
         check_timeout("default_timeout", default_timeout, allow_none=False)
         check_timeout("probe_timeout", probe_timeout, allow_none=False)
         check_count("probe_workers", probe_workers)
@@ -597,17 +599,6 @@ class Monitor:
             failure.__cause__ = error
             future._set_exception_if_pending(failure)
         self._schedule.clear()
-
-
-def _check_clock(clock: object) -> None:
-    if clock is None:
-        return
-    missing = [m for m in ("now", "wall", "wait") if not callable(getattr(clock, m, None))]
-    if missing:
-        raise TypeError(
-            f"clock: expected a Clock (with now(), wall() and wait()), got"
-            f" {type(clock).__name__} without {', '.join(m + '()' for m in missing)}"
-        )
 
 
 # Monitors whose thread has started, for the exit report.

@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    :param argv: the arguments without the program name; ``sys.argv[1:]`` when None.
+    Args:
+        argv: the arguments without the program name; ``sys.argv[1:]`` when None.
     """
     args = argparse.Namespace()
     args = build_parser().parse_args(argv, args)

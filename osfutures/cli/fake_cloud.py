@@ -27,7 +27,7 @@ def _number(need: checks.Need) -> Callable[[str], float]:
         try:
             value = int(text) if need.integer else float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"need {need.kind}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"expected {need.kind}, got {text!r}") from None
         if not need.accepts(value):
             raise argparse.ArgumentTypeError(f"need {need.text}, got {text}")
         return value
@@ -108,8 +108,10 @@ def _usage_error(args: argparse.Namespace) -> str | None:
 def serve_command(args: argparse.Namespace) -> int:
     """Run the cloud, print its auth URL, wait for SIGINT or SIGTERM.
 
-    :returns: 0 after a signal; 2 for bad options (printed as ``--option: what is
-        needed``); 1 if the address cannot be bound or clouds.yaml cannot be written.
+    Returns:
+        0 after a signal; 2 for bad options (printed as
+        ``--option: what is needed``); 1 if the address cannot be bound or clouds.yaml
+        cannot be written.
     """
     from ..testing import Credentials, FakeCloud, Scenario, Timing
 

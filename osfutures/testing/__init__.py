@@ -1,5 +1,8 @@
 """Testing helpers: :class:`FakeCloud`, a loopback OpenStack, and its scenario model.
 
+:class:`ManualClock` is the engine's :class:`osfutures.ManualClock`, here too for
+tests that drive a FakeCloud (and a monitor with it) by hand.
+
 The pytest fixtures (``fake_cloud``, ``fake_conn``) come from
 :mod:`osfutures.testing.pytest_plugin`, loaded by pytest through an entry point.
 
@@ -14,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .fakecloud.clock import Clock, ManualClock, MonotonicClock
+    from ..clock import ManualClock
     from .fakecloud.cloud import FakeCloud
     from .fakecloud.faults import FaultConfig, FaultKind, Faults
     from .fakecloud.identity.models import Credentials
@@ -22,14 +25,12 @@ if TYPE_CHECKING:
 
 #: Each public name and the module that defines it.
 _HOMES = {
-    "Clock": ".fakecloud.clock",
     "Credentials": ".fakecloud.identity.models",
     "FakeCloud": ".fakecloud.cloud",
     "FaultConfig": ".fakecloud.faults",
     "FaultKind": ".fakecloud.faults",
     "Faults": ".fakecloud.faults",
-    "ManualClock": ".fakecloud.clock",
-    "MonotonicClock": ".fakecloud.clock",
+    "ManualClock": "..clock",
     "NameRule": ".fakecloud.scenario",
     "Outcome": ".fakecloud.scenario",
     "Scenario": ".fakecloud.scenario",
@@ -37,14 +38,12 @@ _HOMES = {
 }
 
 __all__ = [
-    "Clock",
     "Credentials",
     "FakeCloud",
     "FaultConfig",
     "FaultKind",
     "Faults",
     "ManualClock",
-    "MonotonicClock",
     "NameRule",
     "Outcome",
     "Scenario",
@@ -62,4 +61,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    return sorted({*globals(), *__all__})

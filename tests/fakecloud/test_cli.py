@@ -98,7 +98,7 @@ def _serve(argv: list[str]) -> int | str | None:
             ["--port", "70000"],
             "argument --port: need a port 0-65535 (0 picks a free one), got 70000",
         ),
-        (["--port", "http"], "argument --port: need an integer, got 'http'"),
+        (["--port", "http"], "argument --port: expected an integer, got 'http'"),
         (["--threads", "0"], "argument --threads: need an integer >= 1, got 0"),
         (
             ["--clouds-yaml", "/no/such/folder/clouds.yaml"],

@@ -50,7 +50,7 @@ def test_name_rules_force_outcomes_but_not_deletion() -> None:
 def test_same_seed_gives_same_ids_and_outcomes() -> None:
     def run(seed: int) -> list[tuple[str, object]]:
         scenario = Scenario(seed=seed, default=Timing((0.1, 0.5), error_rate=0.4))
-        with FakeCloud(seed, scenario=scenario, clock=ManualClock(epoch=0.0)) as cloud:
+        with FakeCloud(seed, scenario=scenario, clock=ManualClock(wall_start=0.0)) as cloud:
             raw = Raw(cloud)
             ids = [boot(raw, f"vm{i}")["id"] for i in range(12)]
             cloud.advance(1)

@@ -12,16 +12,17 @@ import threading
 from collections import Counter, defaultdict
 from typing import Any
 
-from .clock import Clock
+from .clock import ScenarioClock
 
 
 class Accounting:
     """Counters of one FakeCloud; every method is thread safe.
 
-    :param clock: converts transition times to wall time.
+    Args:
+        clock: converts transition times to wall time.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: ScenarioClock) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
@@ -32,9 +33,10 @@ class Accounting:
     def record_request(self, route: str, status: int, nbytes: int) -> None:
         """Count one answered request.
 
-        :param route: ``"METHOD template"``.
-        :param status: the HTTP status code sent (0 for a dropped connection).
-        :param nbytes: the response body size.
+        Args:
+            route: ``"METHOD template"``.
+            status: the HTTP status code sent (0 for a dropped connection).
+            nbytes: the response body size.
         """
         with self._lock:
             self._requests[route] += 1

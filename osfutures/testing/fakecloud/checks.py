@@ -1,9 +1,11 @@
-"""Argument checks for FakeCloud's public constructors.
+"""Argument checks for FakeCloud's public constructors, built on :mod:`osfutures._checks`.
 
 A bad argument is refused where it is given, never later on a server thread. Each check
-takes the argument's name as the caller wrote it, checks the type before the range, and
-raises with a message that names the argument and says what it needs::
+takes the argument's name as the caller wrote it and checks the type before the range,
+in the engine's words: a wrong type is ``expected ...``, a value out of range says what
+it needs::
 
+    error_rate: expected a number, got str '2'
     error_rate: need a probability 0 <= p <= 1, got 2
 
 A :class:`Need` also says what a command-line option needs, so the command line refuses
@@ -16,17 +18,20 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
+
+from ..._checks import check_integer, check_number, describe, require_instance
 
 
 @dataclass(frozen=True)
 class Need:
-    """What one number argument must be.
+    """What one number argument must be: a number (or an integer), in a range.
 
-    :param text: what it needs, as the error message words it (``a probability 0 <= p
-        <= 1``).
-    :param accepts: whether a value of the right type is in range; NaN never is.
-    :param integer: whether it must be an ``int`` (else an ``int`` or a ``float``).
+    Attributes:
+        text: what it needs, as the error message words it (``a probability 0 <= p
+            <= 1``).
+        accepts: whether a value of the right type is in range; NaN never is.
+        integer: whether it must be an ``int`` (else an ``int`` or a ``float``).
     """
 
     text: str
@@ -41,15 +46,16 @@ class Need:
     def check(self, name: str, value: Any) -> Any:
         """Return ``value`` if it is what is needed.
 
-        :param name: the argument's name, for the message.
-        :raises TypeError: if it is not a number (an ``int`` when ``integer``); a bool is
-            not taken for one.
-        :raises ValueError: if it is out of range.
+        Args:
+            name: the argument's name, for the message.
+
+        Raises:
+            TypeError: if it is not a number (an ``int`` when ``integer``); a bool is
+                not taken for one.
+            ValueError: if it is out of range.
         """
-        types: tuple[type, ...] = (int,) if self.integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, types):
-            raise TypeError(f"{name}: need {self.kind}, got {value!r}")
-        if not self.accepts(cast(float, value)):
+        number = check_integer(name, value) if self.integer else check_number(name, value)
+        if not self.accepts(number):
             raise ValueError(f"{name}: need {self.text}, got {value!r}")
         return value
 
@@ -71,8 +77,9 @@ ANY_INTEGER = Need("an integer", lambda v: True, integer=True)
 def duration(name: str, value: Any) -> Any:
     """Return ``value`` if it is seconds >= 0 or a ``(low, high)`` pair of them.
 
-    :raises TypeError: if it is neither a number nor a tuple of two numbers.
-    :raises ValueError: if a number is negative, or ``low > high``.
+    Raises:
+        TypeError: if it is neither a number nor a tuple of two numbers.
+        ValueError: if a number is negative, or ``low > high``.
     """
     if isinstance(value, tuple) and len(value) == 2:
         low = SECONDS.check(f"{name}[0]", value[0])
@@ -82,7 +89,9 @@ def duration(name: str, value: Any) -> Any:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return SECONDS.check(name, value)
-    raise TypeError(f"{name}: need seconds or a (low, high) tuple of seconds, got {value!r}")
+    raise TypeError(
+        f"{name}: expected seconds or a (low, high) tuple of seconds, got {describe(value)}"
+    )
 
 
 def exceeds_one(*chances: float) -> bool:
@@ -94,32 +103,23 @@ def exceeds_one(*chances: float) -> bool:
 def rates_sum(names: tuple[str, ...], values: tuple[float, ...]) -> None:
     """Check that the chances of outcomes that exclude each other add up to 1 at most.
 
-    :raises ValueError: if they add up to more.
+    Raises:
+        ValueError: if they add up to more.
     """
     if exceeds_one(*values):
         raise ValueError(f"{' + '.join(names)}: need a sum <= 1, got {sum(values):g}")
 
 
-def instance(name: str, value: Any, cls: type | tuple[type, ...], what: str) -> Any:
-    """Return ``value`` if it is a ``cls``.
-
-    :param what: what it needs, as the message words it (``a Timing``).
-    :raises TypeError: if it is not.
-    """
-    if not isinstance(value, cls):
-        raise TypeError(f"{name}: need {what}, got {value!r}")
-    return value
-
-
 def regex(name: str, value: Any) -> str | None:
     """Return ``value`` if it is None or a regular expression that compiles.
 
-    :raises TypeError: if it is not a string.
-    :raises ValueError: if it does not compile, with the reason.
+    Raises:
+        TypeError: if it is not a string.
+        ValueError: if it does not compile, with the reason.
     """
     if value is None:
         return None
-    instance(name, value, str, "a regular expression")
+    require_instance(name, value, str, what="a regular expression")
     try:
         re.compile(value)
     except re.error as error:

@@ -1,30 +1,60 @@
-"""The scenario clock: the one source of time for every resource in a FakeCloud.
+"""A FakeCloud's view of time: scenario time and wall times, read from an engine clock.
 
-Scenario time is seconds since the clock was made. It drives every lazily computed state;
-wall time (for ``created``, ``updated``, token expiry) is derived from it, so a test that
-advances a :class:`ManualClock` moves both together.
+FakeCloud takes any :class:`osfutures.Clock` (:class:`~osfutures.SystemClock` unless
+told otherwise). :class:`ScenarioClock` turns it into what the services need: scenario
+time, the seconds since the cloud was made, which drives every lazily computed state;
+and wall time (for ``created``, ``updated``, token expiry), derived from scenario time,
+so a test that advances a :class:`~osfutures.ManualClock` moves both together, and a
+monitor on the same clock with them.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timezone
 
+from ...clock import Clock, ManualClock
 
-class Clock:
-    """Base of the scenario clocks.
 
-    :param epoch: the wall time (UNIX seconds) of scenario time 0; the current time when
-        omitted.
+class ScenarioClock:
+    """Scenario time and wall times of one cloud, read from an engine clock.
+
+    Scenario time 0 is the clock's :meth:`~osfutures.Clock.now` when this is made; the
+    epoch is the clock's wall time then.
+
+    Args:
+        source: the engine clock time comes from.
+
+    Attributes:
+        source: the engine clock time comes from.
+        epoch: the wall time (seconds since the epoch) of scenario time 0.
     """
 
-    def __init__(self, epoch: float | None = None) -> None:
-        self.epoch = time.time() if epoch is None else epoch
+    def __init__(self, source: Clock) -> None:
+        self.source = source
+        self._origin = source.now()
+        self.epoch = source.wall()
+
+    @property
+    def manual(self) -> bool:
+        """Whether time moves only when :meth:`advance` is called."""
+        return isinstance(self.source, ManualClock)
 
     def now(self) -> float:
         """Return the current scenario time in seconds."""
-        raise NotImplementedError
+        return self.source.now() - self._origin
+
+    def advance(self, seconds: float) -> float:
+        """Advance the manual clock; return the new scenario time.
+
+        Raises:
+            TypeError: if the clock is not a :class:`~osfutures.ManualClock`, or
+                ``seconds`` is not a number.
+            ValueError: if ``seconds`` is negative or not finite (time never runs
+                backwards).
+        """
+        if not isinstance(self.source, ManualClock):
+            raise TypeError("advance() needs FakeCloud(clock=ManualClock())")
+        return self.source.advance(seconds) - self._origin
 
     def wall(self, at: float) -> datetime:
         """Return the UTC wall time of scenario time ``at``."""
@@ -44,51 +74,11 @@ class Clock:
         return round(wall.timestamp() - self.epoch, 6) - 1e-6
 
 
-class MonotonicClock(Clock):
-    """Real time, from :func:`time.monotonic`, so wall clock jumps move no resource."""
-
-    def __init__(self, epoch: float | None = None) -> None:
-        super().__init__(epoch)
-        self._origin = time.monotonic()
-
-    def now(self) -> float:
-        """Return the seconds elapsed since the clock was made."""
-        return time.monotonic() - self._origin
-
-
-class ManualClock(Clock):
-    """A clock that moves only when a test moves it.
-
-    :param epoch: as for :class:`Clock`.
-    :param start: the initial scenario time.
-    """
-
-    def __init__(self, epoch: float | None = None, start: float = 0.0) -> None:
-        super().__init__(epoch)
-        self._now = start
-        self._lock = threading.Lock()
-
-    def now(self) -> float:
-        """Return the scenario time as last set."""
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> float:
-        """Move the clock forward and return the new scenario time.
-
-        :raises ValueError: if ``seconds`` is negative (time never runs backwards).
-        """
-        if seconds < 0:
-            raise ValueError("a clock cannot go backwards")
-        with self._lock:
-            self._now += seconds
-            return self._now
-
-
 def isotime(when: datetime, subsecond: bool = False) -> str:
     """Format a UTC time as the services do: ``2024-05-01T10:00:00Z``.
 
-    :param subsecond: add microseconds, as keystone's token times have them.
+    Args:
+        subsecond: add microseconds, as keystone's token times have them.
     """
     pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if subsecond else "%Y-%m-%dT%H:%M:%SZ"
     return when.astimezone(timezone.utc).strftime(pattern)
@@ -97,7 +87,8 @@ def isotime(when: datetime, subsecond: bool = False) -> str:
 def parse_isotime(text: str) -> datetime:
     """Parse an ISO 8601 date-time; a missing offset means UTC.
 
-    :raises ValueError: if ``text`` is not a date-time.
+    Raises:
+        ValueError: if ``text`` is not a date-time.
     """
     if "T" not in text:
         raise ValueError(f"{text!r} is not a 'date-time'")

@@ -10,9 +10,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ..._checks import require_clock, require_instance
+from ...clock import Clock, SystemClock
 from . import checks
 from .accounting import Accounting
-from .clock import Clock, ManualClock, MonotonicClock
+from .clock import ScenarioClock
 from .control import PREFIX as CONTROL_PREFIX
 from .control import ControlResponses
 from .faults import FaultConfig, Faults
@@ -37,26 +39,32 @@ class FakeCloud:
     Resources move through their states as the scenario clock moves; states are
     computed when read, so thousands of servers in flight cost no threads.
 
-    :param seed: seeds ids, scenario draws and fault draws: same seed, same calls, same
-        cloud.
-    :param scenario: operation timings and failure model; ``Scenario(seed=seed)`` when
-        omitted (every operation takes 1 s).
-    :param clock: the scenario clock; real time when omitted, or a
-        :class:`ManualClock` that a test advances.
-    :param host: the address to listen on.
-    :param port: the port, 0-65535; 0 picks a free one.
-    :param token_ttl: seconds a keystone token is valid (scenario time). Under 120 s,
-        keystoneauth (and so openstacksdk) fetches a new token before every request,
-        since it takes a token with less than 120 s left for expired: a
-        :class:`UserWarning` says so.
-    :param users: the accounts; one ``admin``/``password`` user in project ``admin``
-        when omitted. The first is the one :meth:`connect` uses.
-    :param faults: standing fault rates; none when omitted.
-    :param threads: HTTP worker threads, at least 1.
-    :param services: the services to run; the registry's when omitted.
-    :raises TypeError: if an argument has the wrong type.
-    :raises ValueError: if ``users`` is empty, ``port`` is outside 0-65535,
-        ``token_ttl`` is not a positive number of seconds or ``threads`` is under 1.
+    Args:
+        seed: seeds ids, scenario draws and fault draws: same seed, same calls, same
+            cloud.
+        scenario: operation timings and failure model; ``Scenario(seed=seed)`` when
+            omitted (every operation takes 1 s).
+        clock: where time comes from, any :class:`osfutures.Clock`: real time
+            (:class:`~osfutures.SystemClock`) when omitted, or a
+            :class:`~osfutures.ManualClock` that a test advances (and may share with a
+            :class:`~osfutures.Monitor`). Scenario time 0 is the clock's time when the
+            cloud is made.
+        host: the address to listen on.
+        port: the port, 0-65535; 0 picks a free one.
+        token_ttl: seconds a keystone token is valid (scenario time). Under 120 s,
+            keystoneauth (and so openstacksdk) fetches a new token before every request,
+            since it takes a token with less than 120 s left for expired: a
+            :class:`UserWarning` says so.
+        users: the accounts; one ``admin``/``password`` user in project ``admin``
+            when omitted. The first is the one :meth:`connect` uses.
+        faults: standing fault rates; none when omitted.
+        threads: HTTP worker threads, at least 1.
+        services: the services to run; the registry's when omitted.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``users`` is empty, ``port`` is outside 0-65535,
+            ``token_ttl`` is not a positive number of seconds or ``threads`` is under 1.
     """
 
     def __init__(
@@ -77,11 +85,11 @@ class FakeCloud:
             seed, scenario, clock, host, port, token_ttl, users, faults, threads, services
         )
         self.credentials = users[0]
-        clock = clock or MonotonicClock()
+        scenario_clock = ScenarioClock(SystemClock() if clock is None else clock)
         self.context = CloudContext(
-            clock=clock,
+            clock=scenario_clock,
             scenario=scenario or Scenario(seed=seed),
-            accounting=Accounting(clock),
+            accounting=Accounting(scenario_clock),
             services=services,
             seed=seed,
         )
@@ -101,8 +109,9 @@ class FakeCloud:
     def start(self) -> FakeCloud:
         """Start serving; return self.
 
-        :raises OSError: if the address cannot be bound.
-        :raises RuntimeError: if already started.
+        Raises:
+            OSError: if the address cannot be bound.
+            RuntimeError: if already started.
         """
         if self._started:
             raise RuntimeError("this FakeCloud is already running")
@@ -155,8 +164,9 @@ class FakeCloud:
     def connect(self, **overrides: Any) -> Connection:
         """Return an ``openstack.connection.Connection`` to this cloud.
 
-        :param overrides: passed to ``openstack.connect`` over the defaults of
-            :meth:`auth_args`.
+        Args:
+            overrides: passed to ``openstack.connect`` over the defaults of
+                :meth:`auth_args`.
         """
         import openstack
 
@@ -187,8 +197,10 @@ class FakeCloud:
     # -- scenario, clock, introspection ----------------------------------------------
 
     @property
-    def clock(self) -> Clock:
-        """The scenario clock."""
+    def clock(self) -> ScenarioClock:
+        """The scenario clock: :meth:`~ScenarioClock.now` is scenario time,
+        :meth:`~ScenarioClock.wall` a scenario time's wall time; its ``source`` is the
+        clock given."""
         return self.context.clock
 
     @property
@@ -204,10 +216,10 @@ class FakeCloud:
     def advance(self, seconds: float) -> float:
         """Advance a manual clock; return the new scenario time.
 
-        :raises TypeError: if the clock is not a :class:`ManualClock`.
+        Raises:
+            TypeError: if the clock is not a :class:`~osfutures.ManualClock`.
+            ValueError: if ``seconds`` is negative or not finite.
         """
-        if not isinstance(self.context.clock, ManualClock):
-            raise TypeError("advance() needs FakeCloud(clock=ManualClock())")
         return self.context.clock.advance(seconds)
 
     def backend(self, name: str) -> Any:
@@ -215,7 +227,8 @@ class FakeCloud:
         ``"block-storage"``, ``"orchestration"``, ``"load-balancer"``,
         ``"shared-file-system"``).
 
-        :raises KeyError: if no such service runs.
+        Raises:
+            KeyError: if no such service runs.
         """
         return self.context.backends[name]
 
@@ -257,10 +270,10 @@ def _check_arguments(
     """Check FakeCloud's arguments (type before range); return the users as a tuple."""
     checks.ANY_INTEGER.check("seed", seed)
     if scenario is not None:
-        checks.instance("scenario", scenario, Scenario, "a Scenario")
+        require_instance("scenario", scenario, Scenario, what="a Scenario")
     if clock is not None:
-        checks.instance("clock", clock, Clock, "a Clock")
-    checks.instance("host", host, str, "an address")
+        require_clock("clock", clock)
+    require_instance("host", host, str, what="an address")
     checks.PORT.check("port", port)
     ttl = checks.POSITIVE_SECONDS.check("token_ttl", token_ttl)
     if ttl < checks.KEYSTONEAUTH_MIN_TOKEN_LIFE:
@@ -274,10 +287,10 @@ def _check_arguments(
     if not accounts:
         raise ValueError("users: need at least one user, got none")
     for index, creds in enumerate(accounts):
-        checks.instance(f"users[{index}]", creds, Credentials, "a Credentials")
+        require_instance(f"users[{index}]", creds, Credentials, what="a Credentials")
     if faults is not None:
-        checks.instance("faults", faults, FaultConfig, "a FaultConfig")
+        require_instance("faults", faults, FaultConfig, what="a FaultConfig")
     checks.AT_LEAST_ONE.check("threads", threads)
     for index, spec in enumerate(services):
-        checks.instance(f"services[{index}]", spec, ServiceSpec, "a ServiceSpec")
+        require_instance(f"services[{index}]", spec, ServiceSpec, what="a ServiceSpec")
     return accounts

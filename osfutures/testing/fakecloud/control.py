@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from .clock import ManualClock, isotime
+from .clock import isotime
 from .errors import BadRequest, Conflict, json_response
 from .faults import FaultConfig
 from .service import Call, Route, ServiceFrontend
@@ -25,7 +25,8 @@ PREFIX = "/_fake"
 class ControlResponses(ServiceFrontend):
     """Answers the ``/_fake`` routes for one cloud.
 
-    :param cloud: the cloud to report on and steer.
+    Args:
+        cloud: the cloud to report on and steer.
     """
 
     def __init__(self, cloud: FakeCloud) -> None:
@@ -90,19 +91,22 @@ class ControlResponses(ServiceFrontend):
             {
                 "now": call.now,
                 "wall": isotime(clock.wall(call.now), subsecond=True),
-                "manual": isinstance(clock, ManualClock),
+                "manual": clock.manual,
             }
         )
 
     def advance_clock(self, call: Call) -> Response:
         """POST /_fake/clock/advance ``{"seconds": n}``: move a manual clock."""
         clock = self.context.clock
-        if not isinstance(clock, ManualClock):
+        if not clock.manual:
             raise Conflict("the clock is not manual")
         seconds = self._body(call).get("seconds")
         if not isinstance(seconds, (int, float)) or seconds < 0:
             raise BadRequest("seconds must be a non-negative number")
-        now = clock.advance(float(seconds))
+        try:
+            now = clock.advance(float(seconds))
+        except ValueError as error:  # not finite
+            raise BadRequest(str(error)) from None
         return json_response({"now": now})
 
     @staticmethod

@@ -31,11 +31,12 @@ _WEBOB_TITLES = {413: "Request Entity Too Large", 422: "Unprocessable Entity"}
 class ApiError(Exception):
     """An HTTP error answer.
 
-    :param message: the human-readable message, worded as the real service words it.
-    :param retry_after: seconds for a ``Retry-After`` header (413, 429, 503).
-    :param unexpected: for an error the real service did not expect (its fault wrapper
-        turns any stray exception into a 500), that exception; heat's and octavia's
-        error bodies name or quote it.
+    Args:
+        message: the human-readable message, worded as the real service words it.
+        retry_after: seconds for a ``Retry-After`` header (413, 429, 503).
+        unexpected: for an error the real service did not expect (its fault wrapper
+            turns any stray exception into a 500), that exception; heat's and octavia's
+            error bodies name or quote it.
     """
 
     status = 500
@@ -85,9 +86,10 @@ class NotFound(ApiError):
 class MethodNotAllowed(ApiError):
     """405: the path exists, but not with this method.
 
-    :param method: the request's method.
-    :param allow: the methods the path answers; webob's rendering lists them in ``Allow``.
-    :param message: the message, where the service words it otherwise than webob.
+    Args:
+        method: the request's method.
+        allow: the methods the path answers; webob's rendering lists them in ``Allow``.
+        message: the message, where the service words it otherwise than webob.
     """
 
     status = 405

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ..._checks import require_instance
 from . import checks
 from .scenario import Duration
 
@@ -59,19 +60,22 @@ class Fault:
 class FaultConfig:
     """Standing fault rates.
 
-    :param latency: seconds added to every matching request: fixed or ``(low, high)``.
-    :param error_rate: chance of a 500.
-    :param unavailable_rate: chance of a 503.
-    :param drop_rate: chance the connection is closed without a response.
-    :param throttle_rate: chance a request starts a burst of 429s.
-    :param throttle_burst: how many requests a 429 burst covers.
-    :param retry_after: the ``Retry-After`` seconds of 429, 413 and 503 answers.
-    :param route: a regular expression the ``"METHOD /template"`` key must match
-        (``search``); every route when None.
-    :raises TypeError: if an argument has the wrong type.
-    :raises ValueError: if a time is negative (or ``low > high``), a rate is outside 0-1
-        or the rates add up to more than 1, ``throttle_burst`` is under 1, or ``route``
-        does not compile.
+    Attributes:
+        latency: seconds added to every matching request: fixed or ``(low, high)``.
+        error_rate: chance of a 500.
+        unavailable_rate: chance of a 503.
+        drop_rate: chance the connection is closed without a response.
+        throttle_rate: chance a request starts a burst of 429s.
+        throttle_burst: how many requests a 429 burst covers.
+        retry_after: the ``Retry-After`` seconds of 429, 413 and 503 answers.
+        route: a regular expression the ``"METHOD /template"`` key must match
+            (``search``); every route when None.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if a time is negative (or ``low > high``), a rate is outside 0-1
+            or the rates add up to more than 1, ``throttle_burst`` is under 1, or ``route``
+            does not compile.
     """
 
     latency: Duration = 0.0
@@ -97,8 +101,9 @@ class FaultConfig:
     def from_dict(cls, data: dict[str, Any]) -> FaultConfig:
         """Build from JSON (a latency range comes as a two-element list).
 
-        :raises TypeError: on an unknown field, or one of the wrong type.
-        :raises ValueError: on a value out of range.
+        Raises:
+            TypeError: on an unknown field, or one of the wrong type.
+            ValueError: on a value out of range.
         """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -120,9 +125,10 @@ class _Pending:
 class Faults:
     """The fault settings of one cloud; thread safe.
 
-    :param seed: the seed of the fault draws.
-    :param config: the initial standing rates.
-    :param expire_tokens: expires every token (the identity backend's ``expire``).
+    Args:
+        seed: the seed of the fault draws.
+        config: the initial standing rates.
+        expire_tokens: expires every token (the identity backend's ``expire``).
     """
 
     def __init__(
@@ -146,9 +152,10 @@ class Faults:
     def set(self, **changes: Any) -> FaultConfig:
         """Change standing rates, e.g. ``faults.set(unavailable_rate=0.1)``; return them.
 
-        :raises TypeError: on an unknown setting, or one of the wrong type.
-        :raises ValueError: on a value out of range (see :class:`FaultConfig`); the
-            rates in effect are then left as they were.
+        Raises:
+            TypeError: on an unknown setting, or one of the wrong type.
+            ValueError: on a value out of range (see :class:`FaultConfig`); the
+                rates in effect are then left as they were.
         """
         with self._lock:
             self._config = replace(self._config, **changes)
@@ -165,16 +172,19 @@ class Faults:
     ) -> None:
         """Apply a fault to the next ``count`` requests whose route key matches ``route``.
 
-        :param kind: a :class:`FaultKind` or its value.
-        :param count: how many requests it hits, at least 1.
-        :param route: a regular expression searched in ``"METHOD /template"``; every
-            route when None.
-        :param retry_after: the ``Retry-After`` seconds of a 429, 413 or 503.
-        :raises TypeError: if an argument has the wrong type.
-        :raises ValueError: on an unknown kind, a count under 1, a negative
-            ``retry_after`` or a ``route`` that does not compile.
+        Args:
+            kind: a :class:`FaultKind` or its value.
+            count: how many requests it hits, at least 1.
+            route: a regular expression searched in ``"METHOD /template"``; every
+                route when None.
+            retry_after: the ``Retry-After`` seconds of a 429, 413 or 503.
+
+        Raises:
+            TypeError: if an argument has the wrong type.
+            ValueError: on an unknown kind, a count under 1, a negative
+                ``retry_after`` or a ``route`` that does not compile.
         """
-        checks.instance("kind", kind, (FaultKind, str), "a FaultKind or its value")
+        require_instance("kind", kind, (FaultKind, str), what="a FaultKind or its value")
         kinds = {k.value for k in FaultKind}
         if kind not in kinds:
             raise ValueError(f"kind: need one of {', '.join(sorted(kinds))}, got {kind!r}")

@@ -33,10 +33,11 @@ class Step:
 class Resource:
     """A resource with time-varying ``fields``.
 
-    :param resource_id: the id.
-    :param created_at: scenario time of creation.
-    :param fields: the initial fields; ``fields["deleted"]`` true hides the resource from
-        reads by id and from plain lists (Nova's soft delete).
+    Args:
+        resource_id: the id.
+        created_at: scenario time of creation.
+        fields: the initial fields; ``fields["deleted"]`` true hides the resource from
+            reads by id and from plain lists (Nova's soft delete).
     """
 
     def __init__(self, resource_id: str, created_at: float, fields: dict[str, Any]) -> None:
@@ -65,9 +66,10 @@ R = TypeVar("R", bound=Resource)
 class ResourceStore(Generic[R]):
     """The resources of one kind, indexed by creation and by change time.
 
-    :param kind: the resource type, for accounting (``"server"``).
-    :param accounting: where state transitions are recorded.
-    :param state_field: the field whose changes count as state transitions.
+    Args:
+        kind: the resource type, for accounting (``"server"``).
+        accounting: where state transitions are recorded.
+        state_field: the field whose changes count as state transitions.
     """
 
     def __init__(self, kind: str, accounting: Accounting, state_field: str = "status") -> None:
@@ -179,7 +181,8 @@ class ResourceStore(Generic[R]):
 class OwnedResource(Resource):
     """A resource of one project, made by one user (servers, volumes, stacks, ...).
 
-    :param owner: the principal whose request created it.
+    Args:
+        owner: the principal whose request created it.
     """
 
     def __init__(

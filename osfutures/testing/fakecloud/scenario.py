@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..._checks import require_instance
 from . import checks
 
 Duration = float | tuple[float, float]
@@ -32,15 +33,18 @@ class Outcome(enum.Enum):
 class Timing:
     """The behaviour of one kind of operation.
 
-    :param duration: seconds the operation takes: a fixed value, or ``(low, high)`` for a
-        uniform draw.
-    :param error_rate: the chance (0-1) that it ends in ERROR.
-    :param stuck_rate: the chance (0-1) that it never ends.
-    :param fault_message: the message of the fault an ERROR ending records; the service's
-        usual message when omitted.
-    :raises TypeError: if an argument has the wrong type.
-    :raises ValueError: if a duration is negative (or ``low > high``), a chance is outside
-        0-1, or the two chances add up to more than 1.
+    Attributes:
+        duration: seconds the operation takes: a fixed value, or ``(low, high)`` for a
+            uniform draw.
+        error_rate: the chance (0-1) that it ends in ERROR.
+        stuck_rate: the chance (0-1) that it never ends.
+        fault_message: the message of the fault an ERROR ending records; the service's
+            usual message when omitted.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if a duration is negative (or ``low > high``), a chance is outside
+            0-1, or the two chances add up to more than 1.
     """
 
     duration: Duration = 1.0
@@ -54,7 +58,7 @@ class Timing:
         checks.PROBABILITY.check("stuck_rate", self.stuck_rate)
         checks.rates_sum(("error_rate", "stuck_rate"), (self.error_rate, self.stuck_rate))
         if self.fault_message is not None:
-            checks.instance("fault_message", self.fault_message, str, "a string")
+            require_instance("fault_message", self.fault_message, str, what="a string")
 
 
 #: Operations a name rule leaves alone unless it names them, so forced failures can
@@ -66,11 +70,14 @@ UNFORCED_BY_DEFAULT = frozenset({"delete"})
 class NameRule:
     """Force an outcome on resources whose name contains ``marker``.
 
-    :param marker: the substring to look for in the resource name.
-    :param outcome: the outcome to force.
-    :param operations: the operations it applies to; empty means every operation except
-        deletion.
-    :raises TypeError: if an argument has the wrong type (``operations`` a bare string).
+    Attributes:
+        marker: the substring to look for in the resource name.
+        outcome: the outcome to force.
+        operations: the operations it applies to; empty means every operation except
+            deletion.
+
+    Raises:
+        TypeError: if an argument has the wrong type (``operations`` a bare string).
     """
 
     marker: str
@@ -78,9 +85,9 @@ class NameRule:
     operations: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        checks.instance("marker", self.marker, str, "a string")
-        checks.instance("outcome", self.outcome, Outcome, "an Outcome")
-        checks.instance("operations", self.operations, (frozenset, set), "a set of names")
+        require_instance("marker", self.marker, str, what="a string")
+        require_instance("outcome", self.outcome, Outcome, what="an Outcome")
+        require_instance("operations", self.operations, (frozenset, set), what="a set of names")
 
     def applies(self, operation: str, name: str) -> bool:
         """Return whether this rule decides ``operation`` on a resource named ``name``."""
@@ -113,15 +120,18 @@ class Scenario:
     Timings are looked up as ``"kind.operation"`` (``"server.build"``), then ``"kind"``
     (``"server"``), then ``default``.
 
-    :param seed: the seed of every random draw.
-    :param default: the timing of operations ``timings`` does not name.
-    :param timings: timings by ``"kind.operation"`` or ``"kind"``.
-    :param rules: name rules, first match wins; by default a name containing ``fail``
-        ends in ERROR and one containing ``stuck`` never ends.
-    :param progress_steps: how many times ``progress`` moves during an operation that
-        reports it (each move also moves ``updated``, as Nova's progress updates do).
-    :raises TypeError: if an argument has the wrong type.
-    :raises ValueError: if ``progress_steps`` is negative.
+    Attributes:
+        seed: the seed of every random draw.
+        default: the timing of operations ``timings`` does not name.
+        timings: timings by ``"kind.operation"`` or ``"kind"``.
+        rules: name rules, first match wins; by default a name containing ``fail``
+            ends in ERROR and one containing ``stuck`` never ends.
+        progress_steps: how many times ``progress`` moves during an operation that
+            reports it (each move also moves ``updated``, as Nova's progress updates do).
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        ValueError: if ``progress_steps`` is negative.
     """
 
     seed: int = 0
@@ -132,22 +142,23 @@ class Scenario:
 
     def __post_init__(self) -> None:
         checks.ANY_INTEGER.check("seed", self.seed)
-        checks.instance("default", self.default, Timing, "a Timing")
-        checks.instance("timings", self.timings, Mapping, "a mapping of Timing")
+        require_instance("default", self.default, Timing, what="a Timing")
+        require_instance("timings", self.timings, Mapping, what="a mapping of Timing")
         for key, timing in self.timings.items():
-            checks.instance(f"timings[{key!r}]", timing, Timing, "a Timing")
-        checks.instance("rules", self.rules, tuple, "a tuple of NameRule")
+            require_instance(f"timings[{key!r}]", timing, Timing, what="a Timing")
+        require_instance("rules", self.rules, tuple, what="a tuple of NameRule")
         for index, rule in enumerate(self.rules):
-            checks.instance(f"rules[{index}]", rule, NameRule, "a NameRule")
+            require_instance(f"rules[{index}]", rule, NameRule, what="a NameRule")
         checks.AT_LEAST_ZERO.check("progress_steps", self.progress_steps)
 
     @classmethod
     def fast(cls, seed: int = 0, duration: Duration = 0.1, **kwargs: Any) -> Scenario:
         """Return a scenario where every operation takes ``duration``: handy in tests.
 
-        :param seed: as for :class:`Scenario`.
-        :param duration: as for :class:`Timing`.
-        :param kwargs: other :class:`Scenario` fields.
+        Args:
+            seed: as for :class:`Scenario`.
+            duration: as for :class:`Timing`.
+            kwargs: other :class:`Scenario` fields.
         """
         return replace(cls(seed=seed, default=Timing(duration=duration)), **kwargs)
 
@@ -159,11 +170,12 @@ class Scenario:
     def plan(self, kind: str, operation: str, name: str, key: str) -> Plan:
         """Decide how an operation goes.
 
-        :param kind: the resource type, e.g. ``"server"``.
-        :param operation: the operation, e.g. ``"build"``.
-        :param name: the resource name, matched against the name rules.
-        :param key: what makes this operation unique (resource id and a counter): the
-            seed of its random draws, so plans do not depend on other resources.
+        Args:
+            kind: the resource type, e.g. ``"server"``.
+            operation: the operation, e.g. ``"build"``.
+            name: the resource name, matched against the name rules.
+            key: what makes this operation unique (resource id and a counter): the
+                seed of its random draws, so plans do not depend on other resources.
         """
         timing = self.timing(kind, operation)
         rng = random.Random(f"{self.seed}/{kind}/{operation}/{key}")

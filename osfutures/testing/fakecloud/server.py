@@ -46,7 +46,7 @@ from .service import (
     wants_json,
 )
 
-LOG = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 DROP_KEY = "fakecloud.drop"
 StartResponse = Callable[..., Any]
@@ -90,9 +90,10 @@ def url_map(rules: tuple[tuple[str, tuple[str, ...]], ...]) -> Map:
 class FakeApp:
     """The WSGI application of one cloud.
 
-    :param context: the cloud's shared state.
-    :param frontends: each service's URL prefix and frontend, plus the control routes.
-    :param faults: the fault settings consulted for every service request.
+    Args:
+        context: the cloud's shared state.
+        frontends: each service's URL prefix and frontend, plus the control routes.
+        faults: the fault settings consulted for every service request.
     """
 
     def __init__(
@@ -191,7 +192,7 @@ class FakeApp:
                 return frontend.respond(route, call, args)
         except Exception:
             # Never include the request: its headers carry tokens, its body passwords.
-            LOG.exception("FakeCloud handler failed on %s %s", request.method, request.path)
+            log.exception("FakeCloud handler failed on %s %s", request.method, request.path)
             error = InternalError("Unexpected API Error. Please report this at FakeCloud.")
             return frontend.render_error(error, wants_json(request))
 
@@ -255,12 +256,13 @@ _FAULT_MESSAGES = {
 class HttpServer:
     """cheroot serving a WSGI app on a background thread.
 
-    :param app: the WSGI application.
-    :param host: the address to bind.
-    :param port: the port; 0 picks a free one.
-    :param threads: worker threads. Requests are short and keep-alive connections wait
-        in cheroot's selector, not on a thread, so a few dozen carry hundreds of
-        requests per second.
+    Args:
+        app: the WSGI application.
+        host: the address to bind.
+        port: the port; 0 picks a free one.
+        threads: worker threads. Requests are short and keep-alive connections wait
+            in cheroot's selector, not on a thread, so a few dozen carry hundreds of
+            requests per second.
     """
 
     def __init__(
@@ -279,8 +281,9 @@ class HttpServer:
         Every thread it starts is a daemon: a cloud nobody stopped never keeps the
         interpreter from exiting, at the end of a script or on Ctrl-C.
 
-        :raises OSError: if the address cannot be bound, with the errno of the failure
-            (``errno.EADDRINUSE``, ...) and the address as its ``filename``.
+        Raises:
+            OSError: if the address cannot be bound, with the errno of the failure
+                (``errno.EADDRINUSE``, ...) and the address as its ``filename``.
         """
         server = cheroot.wsgi.Server(
             (self.host, self.port),

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from werkzeug.wrappers import Request, Response
 
 from .accounting import Accounting
-from .clock import Clock
+from .clock import ScenarioClock
 from .errors import (
     NOT_FOUND,
     SERVER_ERROR,
@@ -65,14 +65,15 @@ class Principal:
 class Call:
     """One request as a handler sees it.
 
-    :param request: the werkzeug request.
-    :param principal: the token's owner; None on public routes.
-    :param now: the scenario time the request is served at.
-    :param base_url: scheme, host and port the client used, without a trailing slash.
-    :param prefix: the service's URL prefix (``/compute``).
-    :param version: the API microversion in effect, for services that have them.
-    :param discard_body: whether the service ignores this request's body (cinder does
-        when no Content-Type names it); :meth:`json` then returns None.
+    Attributes:
+        request: the werkzeug request.
+        principal: the token's owner; None on public routes.
+        now: the scenario time the request is served at.
+        base_url: scheme, host and port the client used, without a trailing slash.
+        prefix: the service's URL prefix (``/compute``).
+        version: the API microversion in effect, for services that have them.
+        discard_body: whether the service ignores this request's body (cinder does
+            when no Content-Type names it); :meth:`json` then returns None.
     """
 
     request: Request
@@ -92,7 +93,8 @@ class Call:
     def caller(self) -> Principal:
         """The principal of an authenticated route.
 
-        :raises RuntimeError: on a public route, where no token was checked.
+        Raises:
+            RuntimeError: on a public route, where no token was checked.
         """
         if self.principal is None:
             raise RuntimeError("this route is public: no principal")
@@ -108,9 +110,10 @@ class Call:
     def json(self) -> Any:
         """Return the request body parsed as JSON, None when empty or discarded.
 
-        :raises ValueError: if the body is not JSON (or not text), with the parser's
-            message; the frontend words the error answer.
-        :raises InternalError: if the body nests deeper than the parser can follow.
+        Raises:
+            ValueError: if the body is not JSON (or not text), with the parser's
+                message; the frontend words the error answer.
+            InternalError: if the body nests deeper than the parser can follow.
         """
         if self.discard_body:
             return None
@@ -134,13 +137,14 @@ Handler = Callable[..., Response]
 class Route:
     """One URL rule of a service, relative to its prefix.
 
-    :param rule: a werkzeug rule, e.g. ``/v2.1/servers/<server_id>``.
-    :param methods: the HTTP methods it answers.
-    :param handler: called with a :class:`Call` and the rule's arguments.
-    :param public: whether it answers without a token (version documents, token issue).
-    :param framed: whether the service's :meth:`ServiceFrontend.begin` and
-        :meth:`ServiceFrontend.finish` apply (Nova sends no microversion headers on its
-        root version list).
+    Attributes:
+        rule: a werkzeug rule, e.g. ``/v2.1/servers/<server_id>``.
+        methods: the HTTP methods it answers.
+        handler: called with a :class:`Call` and the rule's arguments.
+        public: whether it answers without a token (version documents, token issue).
+        framed: whether the service's :meth:`ServiceFrontend.begin` and
+            :meth:`ServiceFrontend.finish` apply (Nova sends no microversion headers on its
+            root version list).
     """
 
     rule: str
@@ -153,7 +157,8 @@ class Route:
 class ServiceFrontend:
     """Base of each service's ``responses.py`` class.
 
-    :param context: the cloud the service belongs to.
+    Args:
+        context: the cloud the service belongs to.
     """
 
     #: How this service words its errors.
@@ -187,14 +192,16 @@ class ServiceFrontend:
         matches method and path together, so a known path with another method gets the
         same bare webob 404 as an unknown path.
 
-        :param allow: the methods the path answers; empty when no route has the path.
+        Args:
+            allow: the methods the path answers; empty when no route has the path.
         """
         return render_webob(NotFound(NOT_FOUND), wants_json(request))
 
     def begin(self, call: Call) -> None:
         """Check or read request-wide headers; override for microversions.
 
-        :raises ApiError: to refuse the request.
+        Raises:
+            ApiError: to refuse the request.
         """
 
     def finish(self, call: Call, response: Response) -> Response:
@@ -216,9 +223,12 @@ def version_text(version: Version) -> str:
 def version_entry(header: str | None, service: str) -> str | None:
     """Return what an ``OpenStack-API-Version`` header asks of one service.
 
-    :param header: the header's text, e.g. ``compute 2.79, volume 3.0``; None if absent.
-    :param service: the service name its entry starts with (``compute``, ``volume``).
-    :returns: the entry's version text (``2.79``, ``latest``, or ``""`` when the entry
+    Args:
+        header: the header's text, e.g. ``compute 2.79, volume 3.0``; None if absent.
+        service: the service name its entry starts with (``compute``, ``volume``).
+
+    Returns:
+        the entry's version text (``2.79``, ``latest``, or ``""`` when the entry
         names no version); None if the header has no entry for ``service``.
     """
     found = None
@@ -232,14 +242,17 @@ def version_entry(header: str | None, service: str) -> str | None:
 def read_microversion(call: Call, text: str | None, minimum: Version, maximum: Version) -> None:
     """Set ``call.version`` to the microversion asked for, as nova, cinder and manila do.
 
-    :param text: the version text the service found in its header (``2.79``,
-        ``latest``); None or blank asks for ``minimum``.
-    :param minimum: the oldest microversion the service supports.
-    :param maximum: the newest; ``latest`` asks for it.
-    :raises BadRequest: if the text is not ``Major.Minor``, worded as they word it;
-        ``call.version`` is left as it was.
-    :raises NotAcceptable: if the version is outside ``minimum..maximum``;
-        ``call.version`` is then the refused version, which the services echo on the 406.
+    Args:
+        text: the version text the service found in its header (``2.79``,
+            ``latest``); None or blank asks for ``minimum``.
+        minimum: the oldest microversion the service supports.
+        maximum: the newest; ``latest`` asks for it.
+
+    Raises:
+        BadRequest: if the text is not ``Major.Minor``, worded as they word it;
+            ``call.version`` is left as it was.
+        NotAcceptable: if the version is outside ``minimum..maximum``;
+            ``call.version`` is then the refused version, which the services echo on the 406.
     """
     requested = (text or "").strip()
     if not requested:
@@ -266,11 +279,12 @@ def read_microversion(call: Call, text: str | None, minimum: Version, maximum: V
 class ServiceSpec:
     """The registry entry of a service.
 
-    :param name: its folder and URL prefix (``compute`` answers under ``/compute``).
-    :param service_type: the catalog type (``compute``, ``block-storage``).
-    :param catalog_name: the catalog name (``nova``).
-    :param endpoint: the catalog URL path; ``{project_id}`` is filled per token.
-    :param build: makes the service's frontend (and backend) for one cloud.
+    Attributes:
+        name: its folder and URL prefix (``compute`` answers under ``/compute``).
+        service_type: the catalog type (``compute``, ``block-storage``).
+        catalog_name: the catalog name (``nova``).
+        endpoint: the catalog URL path; ``{project_id}`` is filled per token.
+        build: makes the service's frontend (and backend) for one cloud.
     """
 
     name: str
@@ -289,14 +303,15 @@ class ServiceSpec:
 class CloudContext:
     """What the services of one cloud share.
 
-    :param clock: the scenario clock.
-    :param scenario: the timing model; replace it to change operations started later.
-    :param accounting: request and transition counters.
-    :param services: the registered services, for the catalog.
-    :param seed: the seed of generated ids.
+    Attributes:
+        clock: the scenario clock.
+        scenario: the timing model; replace it to change operations started later.
+        accounting: request and transition counters.
+        services: the registered services, for the catalog.
+        seed: the seed of generated ids.
     """
 
-    clock: Clock
+    clock: ScenarioClock
     scenario: Scenario
     accounting: Accounting
     services: Sequence[ServiceSpec]

@@ -188,8 +188,9 @@ def relayed(message: str) -> str:
 class BlockStorageBackend:
     """The volumes, snapshots, backups and volume types of one cloud.
 
-    :param context: the cloud.
-    :param volume_types: the types on offer; the first is the default.
+    Args:
+        context: the cloud.
+        volume_types: the types on offer; the first is the default.
     """
 
     def __init__(
@@ -207,28 +208,32 @@ class BlockStorageBackend:
     def volume(self, owner: Principal, volume_id: str, now: float) -> Volume:
         """Return a volume of the caller's project (any, for an admin).
 
-        :raises NotFound: as cinder words it.
+        Raises:
+            NotFound: as cinder words it.
         """
         return _owned(self.volumes, owner, volume_id, now, f"Volume {volume_id}")
 
     def snapshot(self, owner: Principal, snapshot_id: str, now: float) -> Snapshot:
         """Return a snapshot of the caller's project.
 
-        :raises NotFound: as cinder words it.
+        Raises:
+            NotFound: as cinder words it.
         """
         return _owned(self.snapshots, owner, snapshot_id, now, f"Snapshot {snapshot_id}")
 
     def backup(self, owner: Principal, backup_id: str, now: float) -> Backup:
         """Return a backup of the caller's project.
 
-        :raises NotFound: as cinder words it.
+        Raises:
+            NotFound: as cinder words it.
         """
         return _owned(self.backups, owner, backup_id, now, f"Backup {backup_id}")
 
     def volume_type(self, type_id: str) -> VolumeType:
         """Return a type by id.
 
-        :raises NotFound: if there is none.
+        Raises:
+            NotFound: if there is none.
         """
         found = self.volume_types.get(type_id)
         if found is None:
@@ -238,7 +243,8 @@ class BlockStorageBackend:
     def volume_type_named(self, identity: str) -> VolumeType:
         """Return a type by id or name, as cinder's get_by_name_or_id looks it up.
 
-        :raises NotFound: worded by id for a UUID, by name otherwise.
+        Raises:
+            NotFound: worded by id for a UUID, by name otherwise.
         """
         by_name = {t.name: t for t in self.volume_types.values()}
         if is_uuid(identity):
@@ -275,8 +281,9 @@ class BlockStorageBackend:
     ) -> Volume:
         """Accept a create request: ``creating``, then ``available`` (or ``error``).
 
-        :raises NotFound: on an unknown type or snapshot.
-        :raises BadRequest: if the size is below the snapshot's.
+        Raises:
+            NotFound: on an unknown type or snapshot.
+            BadRequest: if the size is below the snapshot's.
         """
         volume_type = self.volume_type_named(type_name) if type_name else self.default_type
         if snapshot_id is not None:
@@ -319,7 +326,8 @@ class BlockStorageBackend:
     def delete_volume(self, owner: Principal, volume_id: str, now: float, cascade: bool) -> None:
         """Start deleting: ``deleting``, then gone (404); with ``cascade`` its snapshots too.
 
-        :raises BadRequest: in a status cinder refuses, or with snapshots and no cascade.
+        Raises:
+            BadRequest: in a status cinder refuses, or with snapshots and no cascade.
         """
         volume = self.volume(owner, volume_id, now)
         snapshots = [s for s in self.snapshots.newest_first(now) if s.volume_id == volume.id]
@@ -339,8 +347,11 @@ class BlockStorageBackend:
     ) -> None:
         """Grow a volume: ``extending``, then back (``error_extending`` on failure).
 
-        :param attached_ok: whether an in-use volume may grow (microversion 3.42+).
-        :raises BadRequest: if the size does not grow or the status is wrong.
+        Args:
+            attached_ok: whether an in-use volume may grow (microversion 3.42+).
+
+        Raises:
+            BadRequest: if the size does not grow or the status is wrong.
         """
         volume = self.volume(owner, volume_id, now)
         if new_size <= volume.size:
@@ -369,8 +380,9 @@ class BlockStorageBackend:
     def retype_volume(self, owner: Principal, volume_id: str, new_type: str, now: float) -> None:
         """Change the type: ``retyping``, then the status it had (old type on failure).
 
-        :raises NotFound: on an unknown type.
-        :raises BadRequest: in a status cinder refuses, or to the same type.
+        Raises:
+            NotFound: on an unknown type.
+            BadRequest: in a status cinder refuses, or to the same type.
         """
         volume = self.volume(owner, volume_id, now)
         target = self.volume_type_named(new_type)
@@ -394,8 +406,9 @@ class BlockStorageBackend:
     def attach_volume(self, volume_id: str, server_id: str, device: str, at: float) -> None:
         """Attach for Nova: ``reserved``, ``attaching``, then ``in-use`` with an attachment.
 
-        :raises NotFound: if there is no such volume.
-        :raises BadRequest: unless the volume is available, worded as Nova relays it.
+        Raises:
+            NotFound: if there is no such volume.
+            BadRequest: unless the volume is available, worded as Nova relays it.
         """
         volume = self._any_volume(volume_id, at)
         if "error" in volume.status:
@@ -435,8 +448,9 @@ class BlockStorageBackend:
         at that moment without passing through ``detaching`` (Nova deletes the attachment
         directly) and nothing is refused.
 
-        :raises NotFound: if there is no such volume.
-        :raises BadRequest: if it is not in-use, worded as Nova relays it.
+        Raises:
+            NotFound: if there is no such volume.
+            BadRequest: if it is not in-use, worded as Nova relays it.
         """
         now = min(at, self.context.clock.now())
         volume = self._any_volume(volume_id, now)
@@ -467,8 +481,11 @@ class BlockStorageBackend:
     ) -> Snapshot:
         """Snapshot a volume: ``creating`` then ``available``; the volume keeps its status.
 
-        :param allow_in_use: ``force``, or microversion 3.66+.
-        :raises BadRequest: in a volume state cinder refuses.
+        Args:
+            allow_in_use: ``force``, or microversion 3.66+.
+
+        Raises:
+            BadRequest: in a volume state cinder refuses.
         """
         volume = self.volume(owner, volume_id, now)
         if volume.fields["host"] is None:
@@ -504,7 +521,8 @@ class BlockStorageBackend:
     def delete_snapshot(self, owner: Principal, snapshot_id: str, now: float) -> None:
         """Start deleting: ``deleting``, then gone.
 
-        :raises BadRequest: unless it is available or error.
+        Raises:
+            BadRequest: unless it is available or error.
         """
         snapshot = self.snapshot(owner, snapshot_id, now)
         if snapshot.status not in ("available", "error"):
@@ -534,7 +552,8 @@ class BlockStorageBackend:
         """Back a volume (or one of its snapshots) up: the source is ``backing-up`` while
         the backup is ``creating``, then both settle.
 
-        :raises BadRequest: in a state cinder refuses, or with no base for an incremental.
+        Raises:
+            BadRequest: in a state cinder refuses, or with no base for an incremental.
         """
         volume = self.volume(owner, volume_id, now)
         snapshot = self.snapshot(owner, snapshot_id, now) if snapshot_id else None
@@ -590,7 +609,8 @@ class BlockStorageBackend:
     def delete_backup(self, owner: Principal, backup_id: str, now: float) -> None:
         """Start deleting: ``deleting``, then gone.
 
-        :raises BadRequest: unless it is available or error, or if incrementals depend on it.
+        Raises:
+            BadRequest: unless it is available or error, or if incrementals depend on it.
         """
         backup = self.backup(owner, backup_id, now)
         if backup.status not in ("available", "error"):
@@ -621,7 +641,8 @@ class BlockStorageBackend:
         goes through ``creating``: cinder waits for it inside the request, the fake lets
         the client watch it instead.
 
-        :raises BadRequest: in a state cinder refuses, or onto a too small volume.
+        Raises:
+            BadRequest: in a state cinder refuses, or onto a too small volume.
         """
         backup = self.backup(owner, backup_id, now)
         if backup.status != "available":

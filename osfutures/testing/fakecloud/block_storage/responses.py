@@ -192,8 +192,9 @@ def _optional_uuid(spec: Mapping[str, Any], key: str) -> str | None:
 class BlockStorageResponses(ServiceFrontend):
     """The cinder frontend.
 
-    :param context: the cloud; makes the :class:`BlockStorageBackend` and registers it as
-        ``block-storage``, where compute finds it for volume attachments.
+    Args:
+        context: the cloud; makes the :class:`BlockStorageBackend` and registers it as
+            ``block-storage``, where compute finds it for volume attachments.
     """
 
     render_error = staticmethod(render_nova)
@@ -225,10 +226,11 @@ class BlockStorageResponses(ServiceFrontend):
         """Read ``OpenStack-API-Version: volume 3.x``, then the body's Content-Type, as
         cinder does: a body without a Content-Type is ignored.
 
-        :raises BadRequest: on a malformed version, or a header with no volume entry.
-        :raises NotAcceptable: on a version outside the supported range.
-        :raises UnsupportedMediaType: on a body of any other Content-Type (``text/plain``
-            too, unlike Nova).
+        Raises:
+            BadRequest: on a malformed version, or a header with no volume entry.
+            NotAcceptable: on a version outside the supported range.
+            UnsupportedMediaType: on a body of any other Content-Type (``text/plain``
+                too, unlike Nova).
         """
         header = call.request.headers.get(VERSION_HEADER)
         if header is None:

@@ -94,14 +94,15 @@ def status_of(vm_state: str, task_state: str | None) -> str:
 class Operation:
     """One server operation, declared.
 
-    :param key: the scenario operation name (``server.<key>`` timings).
-    :param action: Nova's name for it in 409 messages (``Cannot 'reboot' instance``).
-    :param from_states: vm_states it may start from; empty means any.
-    :param tasks: the task states it passes through, the first set at once by the API.
-    :param ends_in: the vm_state on success; None keeps the one it started from.
-    :param power: the power state on success; None keeps it.
-    :param progress: whether ``progress`` grows while it runs.
-    :param any_task: whether it may start while another task runs.
+    Attributes:
+        key: the scenario operation name (``server.<key>`` timings).
+        action: Nova's name for it in 409 messages (``Cannot 'reboot' instance``).
+        from_states: vm_states it may start from; empty means any.
+        tasks: the task states it passes through, the first set at once by the API.
+        ends_in: the vm_state on success; None keeps the one it started from.
+        power: the power state on success; None keeps it.
+        progress: whether ``progress`` grows while it runs.
+        any_task: whether it may start while another task runs.
     """
 
     key: str
@@ -314,8 +315,9 @@ def admin_password(length: int = 12) -> str:
 class ComputeBackend:
     """The servers and flavors of one cloud.
 
-    :param context: the cloud.
-    :param flavors: the flavors on offer.
+    Args:
+        context: the cloud.
+        flavors: the flavors on offer.
     """
 
     def __init__(self, context: CloudContext, flavors: Sequence[Flavor] = DEFAULT_FLAVORS):
@@ -329,7 +331,8 @@ class ComputeBackend:
     def flavor(self, flavor_id: str) -> Flavor:
         """Return a flavor.
 
-        :raises NotFound: if there is none with that id.
+        Raises:
+            NotFound: if there is none with that id.
         """
         found = self.flavors.get(flavor_id)
         if found is None:
@@ -339,7 +342,8 @@ class ComputeBackend:
     def server(self, owner: Principal, server_id: str, now: float) -> Server:
         """Return a server of the caller's project as of ``now``.
 
-        :raises NotFound: if it does not exist, is deleted, or belongs to another project.
+        Raises:
+            NotFound: if it does not exist, is deleted, or belongs to another project.
         """
         found: Server | None = find_owned(self.servers, owner, server_id, now)
         if found is None:
@@ -399,9 +403,12 @@ class ComputeBackend:
     ) -> Server:
         """Accept a boot request; the server starts in BUILD.
 
-        :param request: the other accepted fields (key_name, description, ...), shown
-            back as Nova shows them.
-        :raises BadRequest: on an unknown flavor or image, as Nova answers.
+        Args:
+            request: the other accepted fields (key_name, description, ...), shown
+                back as Nova shows them.
+
+        Raises:
+            BadRequest: on an unknown flavor or image, as Nova answers.
         """
         if flavor_id not in self.flavors:
             raise BadRequest(f"Flavor {flavor_id} could not be found.")
@@ -461,13 +468,18 @@ class ComputeBackend:
         ``confirm_resize``, ``revert_resize``, ``snapshot``, ``rebuild``, ``start``,
         ``stop`` or ``live_migrate``.
 
-        :param params: ``flavor_id`` (resize), ``name`` and ``metadata`` (snapshot),
-            ``image_id`` and ``name`` (rebuild), ``host`` (live_migrate).
-        :returns: the image id for ``snapshot``, else None.
-        :raises NotFound: if there is no such server.
-        :raises Conflict: if the server is in the wrong state or has no host, as Nova
-            answers.
-        :raises BadRequest: on an invalid flavor, image or resize to the same flavor.
+        Args:
+            params: ``flavor_id`` (resize), ``name`` and ``metadata`` (snapshot),
+                ``image_id`` and ``name`` (rebuild), ``host`` (live_migrate).
+
+        Returns:
+            the image id for ``snapshot``, else None.
+
+        Raises:
+            NotFound: if there is no such server.
+            Conflict: if the server is in the wrong state or has no host, as Nova
+                answers.
+            BadRequest: on an invalid flavor, image or resize to the same flavor.
         """
         server = self.server(owner, server_id, now)
         self.check_state(server, OPERATIONS[key])
@@ -512,7 +524,8 @@ class ComputeBackend:
     def check_state(self, server: Server, op: Operation) -> None:
         """Refuse an operation in the wrong state, with Nova's 409 wording.
 
-        :raises Conflict: if the vm_state or task_state does not allow ``op``.
+        Raises:
+            Conflict: if the vm_state or task_state does not allow ``op``.
         """
         vm_state = server.fields["vm_state"]
         task_state = server.fields["task_state"]
@@ -532,8 +545,9 @@ class ComputeBackend:
     ) -> Attachment:
         """Attach a volume (the block storage hook, if any, marks it in-use).
 
-        :raises Conflict: in a state Nova refuses, or if it is already attached.
-        :raises BadRequest: if ``volume_id`` is not a UUID.
+        Raises:
+            Conflict: in a state Nova refuses, or if it is already attached.
+            BadRequest: if ``volume_id`` is not a UUID.
         """
         server = self.server(owner, server_id, now)
         self._check_volume_state(server, "attach_volume")
@@ -552,7 +566,8 @@ class ComputeBackend:
     ) -> Attachment:
         """Return one attachment.
 
-        :raises NotFound: as Nova words it when the volume is not attached.
+        Raises:
+            NotFound: as Nova words it when the volume is not attached.
         """
         server = self.server(owner, server_id, now)
         found = server.attachments.get(volume_id)
@@ -563,8 +578,9 @@ class ComputeBackend:
     def detach_volume(self, owner: Principal, server_id: str, volume_id: str, now: float) -> None:
         """Detach a volume.
 
-        :raises NotFound: if it is not attached.
-        :raises Conflict: in a state Nova refuses.
+        Raises:
+            NotFound: if it is not attached.
+            Conflict: in a state Nova refuses.
         """
         attachment = self.attachment(owner, server_id, volume_id, now)
         server = self.server(owner, server_id, now)

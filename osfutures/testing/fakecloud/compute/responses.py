@@ -94,8 +94,9 @@ def _ref(value: Any, field: str) -> str:
 class ComputeResponses(ServiceFrontend):
     """The Nova frontend.
 
-    :param context: the cloud; makes the :class:`ComputeBackend` and registers it as
-        ``compute``.
+    Args:
+        context: the cloud; makes the :class:`ComputeBackend` and registers it as
+            ``compute``.
     """
 
     render_error = staticmethod(render_nova)
@@ -115,11 +116,12 @@ class ComputeResponses(ServiceFrontend):
     def begin(self, call: Call) -> None:
         """Read the requested microversion, then check the Content-Type as Nova does.
 
-        :raises BadRequest: on a malformed version.
-        :raises NotAcceptable: on a version outside the supported range.
-        :raises UnsupportedMediaType: on a Content-Type Nova reads no body in, whatever
-            the method and even with no body; an empty one or ``text/plain`` (what some
-            servers default to) counts as none.
+        Raises:
+            BadRequest: on a malformed version.
+            NotAcceptable: on a version outside the supported range.
+            UnsupportedMediaType: on a Content-Type Nova reads no body in, whatever
+                the method and even with no body; an empty one or ``text/plain`` (what some
+                servers default to) counts as none.
         """
         headers = call.request.headers
         requested = version_entry(headers.get(VERSION_HEADER), "compute")

@@ -17,10 +17,11 @@ AUTH_FAILED = "The request you have made requires authentication."
 class Credentials:
     """A user of the fake cloud, with the project it is a member of.
 
-    :param username: the user name (domain ``Default``).
-    :param password: the password; never logged.
-    :param project_name: the project it may scope to (domain ``Default``).
-    :param roles: its roles on that project.
+    Attributes:
+        username: the user name (domain ``Default``).
+        password: the password; never logged.
+        project_name: the project it may scope to (domain ``Default``).
+        roles: its roles on that project.
     """
 
     username: str = "admin"
@@ -47,9 +48,10 @@ class Token:
 class IdentityBackend:
     """Users and tokens.
 
-    :param context: the cloud.
-    :param users: the accounts that can authenticate.
-    :param token_ttl: seconds (scenario time) a token stays valid.
+    Args:
+        context: the cloud.
+        users: the accounts that can authenticate.
+        token_ttl: seconds (scenario time) a token stays valid.
     """
 
     def __init__(
@@ -72,7 +74,8 @@ class IdentityBackend:
     def principal(self, username: str) -> Principal:
         """Return the principal of a user.
 
-        :raises KeyError: if there is no such user.
+        Raises:
+            KeyError: if there is no such user.
         """
         return self._users[username][1]
 
@@ -81,9 +84,12 @@ class IdentityBackend:
     ) -> tuple[str, Token]:
         """Check a password and issue a token.
 
-        :param user: keystone's ``password.user`` object (``name`` or ``id``, ``password``).
-        :param project: keystone's ``scope.project`` object (``name`` or ``id``), if any.
-        :raises Unauthorized: if the user, password or project does not match.
+        Args:
+            user: keystone's ``password.user`` object (``name`` or ``id``, ``password``).
+            project: keystone's ``scope.project`` object (``name`` or ``id``), if any.
+
+        Raises:
+            Unauthorized: if the user, password or project does not match.
         """
         for creds, principal in self._users.values():
             named = user.get("name") == creds.username or user.get("id") == principal.user_id
@@ -97,7 +103,8 @@ class IdentityBackend:
     ) -> tuple[str, Token]:
         """Exchange a valid token for a new one.
 
-        :raises Unauthorized: if the token is not valid or the scope does not match.
+        Raises:
+            Unauthorized: if the token is not valid or the scope does not match.
         """
         principal = self.validate(token, now)
         if principal is None:
@@ -108,7 +115,8 @@ class IdentityBackend:
     def lookup(self, token: str, now: float) -> Token:
         """Return a valid token's record.
 
-        :raises NotFound: as keystone answers for unknown or expired tokens.
+        Raises:
+            NotFound: as keystone answers for unknown or expired tokens.
         """
         found = self._tokens.get(token)
         if found is None or found.expires_at <= now:

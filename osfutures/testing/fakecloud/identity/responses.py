@@ -43,8 +43,9 @@ def validation_error(attribute: str, target: str) -> BadRequest:
 class IdentityResponses(ServiceFrontend):
     """The keystone frontend; its backend is built from the cloud's identity settings.
 
-    :param context: the cloud; ``context.backends["identity"]`` must already hold the
-        :class:`IdentityBackend`, since FakeCloud makes it before the services.
+    Args:
+        context: the cloud; ``context.backends["identity"]`` must already hold the
+            :class:`IdentityBackend`, since FakeCloud makes it before the services.
     """
 
     max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
@@ -70,8 +71,9 @@ class IdentityResponses(ServiceFrontend):
         """Check any body as keystone does before it routes: a JSON object, sent as
         ``application/json`` (or ``*/*+json``, or with no Content-Type).
 
-        :raises BadRequest: keystone's ValidationError for another Content-Type or for a
-            body that is not a JSON object.
+        Raises:
+            BadRequest: keystone's ValidationError for another Content-Type or for a
+                body that is not a JSON object.
         """
         if not call.request.get_data():
             return

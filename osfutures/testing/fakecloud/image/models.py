@@ -38,7 +38,8 @@ class Image(Resource):
 class ImageBackend:
     """The images of one cloud; also serves compute's boot and snapshot needs.
 
-    :param context: the cloud.
+    Args:
+        context: the cloud.
     """
 
     def __init__(self, context: CloudContext) -> None:
@@ -66,8 +67,11 @@ class ImageBackend:
     def create(self, owner: str, now: float, spec: Mapping[str, Any]) -> Image:
         """Register a queued image.
 
-        :param spec: core fields and custom properties, as POST /v2/images takes them.
-        :raises Conflict: if ``spec["id"]`` is already taken.
+        Args:
+            spec: core fields and custom properties, as POST /v2/images takes them.
+
+        Raises:
+            Conflict: if ``spec["id"]`` is already taken.
         """
         image_id = str(spec.get("id") or self.context.new_uuid())
         if self.images.get(image_id, now) is not None:
@@ -102,7 +106,8 @@ class ImageBackend:
     def get(self, image_id: str, now: float) -> Image:
         """Return an image.
 
-        :raises NotFound: with glance's wording.
+        Raises:
+            NotFound: with glance's wording.
         """
         found = self.images.get(image_id, now)
         if found is None:
@@ -112,7 +117,8 @@ class ImageBackend:
     def upload(self, image_id: str, data: bytes, now: float) -> None:
         """Take image data: saving, then active after the ``image.upload`` timing.
 
-        :raises Conflict: unless the image is queued.
+        Raises:
+            Conflict: unless the image is queued.
         """
         image = self._transition(image_id, now, ("queued",), "saving")
         plan = self.context.scenario.plan("image", "upload", image.name, image.plan_key())
@@ -123,7 +129,8 @@ class ImageBackend:
     def stage(self, image_id: str, data: bytes, now: float) -> None:
         """Stage data for a later import: ``uploading``.
 
-        :raises Conflict: unless the image is queued.
+        Raises:
+            Conflict: unless the image is queued.
         """
         image = self._transition(image_id, now, ("queued",), "uploading")
         self.data[image.id] = data
@@ -132,7 +139,8 @@ class ImageBackend:
     def import_(self, image_id: str, now: float) -> None:
         """Import staged data (or a web download): importing, then active.
 
-        :raises Conflict: unless the image is queued or uploading.
+        Raises:
+            Conflict: unless the image is queued or uploading.
         """
         image = self._transition(image_id, now, ("queued", "uploading"), "importing")
         plan = self.context.scenario.plan("image", "import", image.name, image.plan_key())
@@ -143,8 +151,9 @@ class ImageBackend:
     def delete(self, image_id: str, now: float) -> None:
         """Delete an image at once, as glance does.
 
-        :raises NotFound: if there is no such image.
-        :raises Forbidden: if it is protected.
+        Raises:
+            NotFound: if there is no such image.
+            Forbidden: if it is protected.
         """
         image = self.get(image_id, now)
         if image.fields["protected"]:

@@ -22,8 +22,9 @@ CURRENT = (2, 16)
 class ImageResponses(ServiceFrontend):
     """The glance frontend.
 
-    :param context: the cloud; makes the :class:`ImageBackend` and registers it as
-        ``image``, where compute finds it for boot images and snapshots.
+    Args:
+        context: the cloud; makes the :class:`ImageBackend` and registers it as
+            ``image``, where compute finds it for boot images and snapshots.
     """
 
     render_error = staticmethod(render_webob)

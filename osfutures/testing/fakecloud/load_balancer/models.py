@@ -61,7 +61,8 @@ def _validation(detail: str) -> BadRequest:
 class LoadBalancerBackend:
     """The load balancers of one cloud and their listeners and pools.
 
-    :param context: the cloud.
+    Args:
+        context: the cloud.
     """
 
     def __init__(self, context: CloudContext) -> None:
@@ -76,7 +77,8 @@ class LoadBalancerBackend:
     def get(self, kind: str, owner: Principal, object_id: str, now: float) -> LbObject:
         """Return a live object of ``kind`` (``LOAD_BALANCER``, ``LISTENER``, ``POOL``).
 
-        :raises NotFound: with octavia's wording, also for another project's object.
+        Raises:
+            NotFound: with octavia's wording, also for another project's object.
         """
         found = find_owned(self.stores[kind], owner, object_id, now)
         if found is None:
@@ -103,7 +105,8 @@ class LoadBalancerBackend:
     ) -> LbObject:
         """Accept a load balancer: PENDING_CREATE, then ACTIVE/ONLINE or ERROR.
 
-        :raises BadRequest: without a VIP subnet, network or port.
+        Raises:
+            BadRequest: without a VIP subnet, network or port.
         """
         if not any(spec.get(key) for key in ("vip_port_id", "vip_network_id", "vip_subnet_id")):
             raise _validation(
@@ -138,8 +141,9 @@ class LoadBalancerBackend:
     ) -> None:
         """Start deleting: PENDING_DELETE, then gone (404).
 
-        :raises BadRequest: if it has children and ``cascade`` is false.
-        :raises Conflict: unless it is ACTIVE or ERROR, as octavia words it.
+        Raises:
+            BadRequest: if it has children and ``cascade`` is false.
+            Conflict: unless it is ACTIVE or ERROR, as octavia words it.
         """
         lb = self.get(LOAD_BALANCER, owner, lb_id, now)
         children = self.children(lb.id, LISTENER, now) + self.children(lb.id, POOL, now)
@@ -156,9 +160,10 @@ class LoadBalancerBackend:
     ) -> LbObject:
         """Accept a listener or pool on a load balancer (a pool may name a listener).
 
-        :raises NotFound: if the load balancer or listener does not exist.
-        :raises Conflict: if the load balancer is not ACTIVE, the port is taken, or the
-            listener already has a default pool.
+        Raises:
+            NotFound: if the load balancer or listener does not exist.
+            Conflict: if the load balancer is not ACTIVE, the port is taken, or the
+                listener already has a default pool.
         """
         fields = dict(spec)
         listener = None
@@ -193,8 +198,9 @@ class LoadBalancerBackend:
     def delete_child(self, kind: str, owner: Principal, child_id: str, now: float) -> None:
         """Start deleting a listener or pool: PENDING_DELETE, then gone.
 
-        :raises NotFound: if it does not exist.
-        :raises Conflict: if its load balancer is not ACTIVE.
+        Raises:
+            NotFound: if it does not exist.
+            Conflict: if its load balancer is not ACTIVE.
         """
         child = self.get(kind, owner, child_id, now)
         lb = self.get(LOAD_BALANCER, owner, child.fields["loadbalancer_id"], now)

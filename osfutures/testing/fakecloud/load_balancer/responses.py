@@ -144,8 +144,9 @@ def _invalid(field: str, value: Any, reason: str) -> BadRequest:
 class LoadBalancerResponses(ServiceFrontend):
     """The octavia frontend.
 
-    :param context: the cloud; makes the :class:`LoadBalancerBackend` and registers it
-        as ``load-balancer``.
+    Args:
+        context: the cloud; makes the :class:`LoadBalancerBackend` and registers it
+            as ``load-balancer``.
     """
 
     render_error = staticmethod(render_octavia)

@@ -68,7 +68,8 @@ def not_found(name: str) -> EntityNotFound:
 def check_template(template: Mapping[str, Any]) -> None:
     """Refuse a template without a format version, as heat's engine does.
 
-    :raises InvalidTemplateVersion: with heat's wording.
+    Raises:
+        InvalidTemplateVersion: with heat's wording.
     """
     present = [key for key in VERSION_KEYS if isinstance(template.get(key), str)]
     if len(present) > 1:
@@ -85,9 +86,10 @@ def check_template(template: Mapping[str, Any]) -> None:
 class StackSpec:
     """What a create or update asks for.
 
-    :param template: the parsed template.
-    :param parameters: parameter values, the environment's merged under the request's.
-    :param options: the other accepted fields (timeout_mins, disable_rollback, tags).
+    Attributes:
+        template: the parsed template.
+        parameters: parameter values, the environment's merged under the request's.
+        options: the other accepted fields (timeout_mins, disable_rollback, tags).
     """
 
     template: Mapping[str, Any]
@@ -125,7 +127,8 @@ class Stack(OwnedResource):
 class OrchestrationBackend:
     """The stacks of one cloud.
 
-    :param context: the cloud.
+    Args:
+        context: the cloud.
     """
 
     def __init__(self, context: CloudContext) -> None:
@@ -135,8 +138,11 @@ class OrchestrationBackend:
     def stack(self, owner: Principal, stack_id: str, now: float, name: str | None = None) -> Stack:
         """Return a stack by id, soft-deleted ones included, as heat's show does.
 
-        :param name: the name in the URL; it must match, as heat checks.
-        :raises EntityNotFound: if there is none in the caller's project.
+        Args:
+            name: the name in the URL; it must match, as heat checks.
+
+        Raises:
+            EntityNotFound: if there is none in the caller's project.
         """
         found = find_owned(self.stacks, owner, stack_id, now, include_deleted=True)
         if found is None:
@@ -148,7 +154,8 @@ class OrchestrationBackend:
     def identify(self, owner: Principal, name_or_id: str, now: float) -> Stack:
         """Find a stack by id (deleted ones too) or by the name of a live one.
 
-        :raises EntityNotFound: if there is none.
+        Raises:
+            EntityNotFound: if there is none.
         """
         found = self.stacks.get(name_or_id, now, include_deleted=True)
         if found is not None and found.project_id == owner.project_id:
@@ -169,9 +176,10 @@ class OrchestrationBackend:
     def create(self, owner: Principal, now: float, name: str, spec: StackSpec) -> Stack:
         """Start creating a stack: CREATE_IN_PROGRESS.
 
-        :raises StackExists: if a live stack has the name.
-        :raises StackValidationFailed: on an invalid name.
-        :raises InvalidTemplateVersion: on a template without a version.
+        Raises:
+            StackExists: if a live stack has the name.
+            StackValidationFailed: on an invalid name.
+            InvalidTemplateVersion: on a template without a version.
         """
         if not isinstance(name, str):
             raise StackValidationFailed(f"Invalid stack name {name}, must be a string")
@@ -210,9 +218,10 @@ class OrchestrationBackend:
     ) -> None:
         """Start updating a stack: UPDATE_IN_PROGRESS with the new template.
 
-        :raises EntityNotFound: if there is no such live stack.
-        :raises NotSupported: while it is being deleted.
-        :raises ActionInProgress: while another action runs.
+        Raises:
+            EntityNotFound: if there is no such live stack.
+            NotSupported: while it is being deleted.
+            ActionInProgress: while another action runs.
         """
         stack = self.stack(owner, stack_id, now, name)
         if stack.deleted:
@@ -236,7 +245,8 @@ class OrchestrationBackend:
 
         A delete while another action runs supersedes it, as heat's does.
 
-        :raises EntityNotFound: if there is no such live stack.
+        Raises:
+            EntityNotFound: if there is no such live stack.
         """
         stack = self.stack(owner, stack_id, now, name)
         if stack.deleted:

@@ -53,7 +53,8 @@ LIST_KEYS = (
 def _load(text: str, what: str) -> Any:
     """Parse JSON or YAML text as heat's template_format does.
 
-    :raises BadRequest: with heat's wording (``Template not in valid format: ...``).
+    Raises:
+        BadRequest: with heat's wording (``Template not in valid format: ...``).
     """
     try:
         if text.lstrip().startswith("{"):
@@ -67,7 +68,8 @@ def _load(text: str, what: str) -> Any:
 def parse_template(text: str) -> dict[str, Any]:
     """Parse a template given as text.
 
-    :raises BadRequest: if it is not a template, with heat's wording.
+    Raises:
+        BadRequest: if it is not a template, with heat's wording.
     """
     parsed = _load(text, "Template")
     if not isinstance(parsed, dict) or not any(key in parsed for key in VERSION_KEYS):
@@ -82,8 +84,9 @@ def parse_template(text: str) -> dict[str, Any]:
 class OrchestrationResponses(ServiceFrontend):
     """The heat frontend.
 
-    :param context: the cloud; makes the :class:`OrchestrationBackend` and registers it
-        as ``orchestration``.
+    Args:
+        context: the cloud; makes the :class:`OrchestrationBackend` and registers it
+            as ``orchestration``.
     """
 
     render_error = staticmethod(render_heat)
@@ -194,11 +197,12 @@ class OrchestrationResponses(ServiceFrontend):
     def _body(call: Call) -> dict[str, Any]:
         """Read the body as heat's JSON deserializer does.
 
-        :raises BadRequest: with the parser's message; or webob's own text when heat
-            passes the handler no body at all, which its handlers take as a TypeError:
-            for an empty body, a Content-Type other than JSON (none and ``text/plain``
-            count as JSON) or a body that does not start with ``{``.
-        :raises RequestLimitExceeded: for a body over ``max_json_body_size``.
+        Raises:
+            BadRequest: with the parser's message; or webob's own text when heat
+                passes the handler no body at all, which its handlers take as a TypeError:
+                for an empty body, a Content-Type other than JSON (none and ``text/plain``
+                count as JSON) or a body that does not start with ``{``.
+            RequestLimitExceeded: for a body over ``max_json_body_size``.
         """
         data = call.request.get_data()
         media_type = call.media_type or "application/json"

@@ -68,7 +68,8 @@ def _invalid_share(reason: str) -> BadRequest:
 class SharedFileSystemBackend:
     """The shares of one cloud.
 
-    :param context: the cloud.
+    Args:
+        context: the cloud.
     """
 
     def __init__(self, context: CloudContext) -> None:
@@ -78,7 +79,8 @@ class SharedFileSystemBackend:
     def get(self, owner: Principal, share_id: str, now: float) -> Share:
         """Return a live share of the caller's project.
 
-        :raises NotFound: with manila's wording.
+        Raises:
+            NotFound: with manila's wording.
         """
         found = find_owned(self.shares, owner, share_id, now)
         if found is None:
@@ -96,7 +98,8 @@ class SharedFileSystemBackend:
     def create(self, owner: Principal, now: float, spec: Mapping[str, Any]) -> Share:
         """Accept a share: ``creating``, then ``available`` or ``error``.
 
-        :raises BadRequest: on a size or protocol manila refuses, with its wording.
+        Raises:
+            BadRequest: on a size or protocol manila refuses, with its wording.
         """
         size = spec.get("size")
         if isinstance(size, bool) or not str(size).isdigit() or int(str(size)) <= 0:
@@ -126,7 +129,8 @@ class SharedFileSystemBackend:
     def delete(self, owner: Principal, share_id: str, now: float) -> None:
         """Start deleting: ``deleting``, then gone (404).
 
-        :raises Forbidden: unless available, error or inactive, as manila answers.
+        Raises:
+            Forbidden: unless available, error or inactive, as manila answers.
         """
         share = self.get(owner, share_id, now)
         if share.status not in DELETABLE:
@@ -136,7 +140,8 @@ class SharedFileSystemBackend:
     def extend(self, owner: Principal, share_id: str, new_size: int, now: float) -> None:
         """Start extending: ``extending``, then ``available`` at the new size.
 
-        :raises BadRequest: unless available and growing, with manila's wording.
+        Raises:
+            BadRequest: unless available and growing, with manila's wording.
         """
         share = self.get(owner, share_id, now)
         if share.status != "available":
@@ -154,7 +159,8 @@ class SharedFileSystemBackend:
     def shrink(self, owner: Principal, share_id: str, new_size: int, now: float) -> None:
         """Start shrinking: ``shrinking``, then ``available`` at the new size.
 
-        :raises BadRequest: unless available and shrinking above 0, with manila's wording.
+        Raises:
+            BadRequest: unless available and shrinking above 0, with manila's wording.
         """
         share = self.get(owner, share_id, now)
         allowed = ("available", "shrinking_possible_data_loss_error")

@@ -46,8 +46,9 @@ VERSIONED_FIELDS: tuple[tuple[tuple[int, int], str, Any], ...] = (
 class SharedFileSystemResponses(ServiceFrontend):
     """The manila frontend; errors take Nova's fault shape, as manila's wsgi gives them.
 
-    :param context: the cloud; makes the :class:`SharedFileSystemBackend` and registers
-        it as ``shared-file-system``.
+    Args:
+        context: the cloud; makes the :class:`SharedFileSystemBackend` and registers
+            it as ``shared-file-system``.
     """
 
     render_error = staticmethod(render_nova)
@@ -70,8 +71,9 @@ class SharedFileSystemResponses(ServiceFrontend):
         Manila reads a body only when its Content-Type is ``application/json``, and
         ignores any other without a word: the handler then sees no body.
 
-        :raises BadRequest: on a malformed version.
-        :raises NotAcceptable: outside the supported range.
+        Raises:
+            BadRequest: on a malformed version.
+            NotAcceptable: outside the supported range.
         """
         call.version = MIN_VERSION  # also what a 400 on a malformed version echoes
         read_microversion(call, call.request.headers.get(VERSION_HEADER), MIN_VERSION, MAX_VERSION)
