@@ -37,8 +37,8 @@ ASYNC_R = "_async_r"
 #: How many "not found" answers in a row are believed for an object just created
 #: (Nova and Cinder may answer 404 for a moment after accepting a create).
 GONE_AFTER_CREATE = 3
-# What a disappearance means: the goal of a deletion; for an object just created, a
-# failure once GONE_AFTER_CREATE answers in a row say so; else at the first.
+# What a disappearance means: the goal of a deletion; for a new object, a failure
+# once GONE_AFTER_CREATE answers in a row say so; else at the first.
 _DELETED = OnGone(succeed=True)
 _JUST_CREATED = OnGone(after=GONE_AFTER_CREATE)
 _VANISHED = OnGone()
@@ -134,7 +134,7 @@ def start_twin(
         fetch,
         states=states,
         reader=kind.reader,
-        on_gone=_DELETED if spec.deletes else _JUST_CREATED if spec.cleanup else _VANISHED,
+        on_gone=_on_gone(spec, arguments),
         batch=listing.batch.member(resource_id) if listing is not None else None,
         timeout=timeout,
         interval=interval,
@@ -142,9 +142,15 @@ def start_twin(
         request=request_record(spec.service, spec.call, arguments),
         sync_res=result,
         resource_id=resource_id,
-        initial=result if spec.cleanup and result is not None else None,
+        initial=result if spec.creates and result is not None else None,
         is_fatal=is_fatal,
     )
+
+
+def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
+    if spec.deletes:
+        return _DELETED
+    return _JUST_CREATED if spec.leaves_behind(arguments) else _VANISHED
 
 
 def _cleanup(conn: Any, spec: OperationSpec, monitor: Monitor) -> Callable[..., Any]:
@@ -246,7 +252,7 @@ class AsyncProxy:
 
             return retrying(
                 start,
-                _cleanup(self._conn, spec, monitor) if spec.cleans_up(arguments) else None,
+                _cleanup(self._conn, spec, monitor) if spec.leaves_behind(arguments) else None,
                 try_count=try_count,
                 tout=tout,
                 timeout=timeout,

@@ -4,8 +4,9 @@ Every ``<call>_async`` and ``<call>_async_r`` twin comes from a row here; adding
 is adding a row. A row names the service and call, the kind of object to watch
 (:mod:`osfutures.openstack.kinds`), where that object's id comes from (the call's
 result or one of its arguments), the states that mean success, progress and failure,
-whether disappearance is the goal (deletions), and whether a failed attempt leaves an
-object to clean up before a retry (creations).
+whether disappearance is the goal (deletions), whether the call creates the object it
+returns (creations), and whether a failed attempt leaves an object to clean up before
+a retry (creations, and calls that make a new object unless told to use an existing one).
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from openstack.baremetal.v1 import _common as baremetal_common
 
 from osfutures.watch import States
 
-__all__ = ["SPECS", "Locate", "OperationSpec", "argument", "returned", "specs_for"]
+__all__ = [
+    "SPECS",
+    "Argument",
+    "Locate",
+    "OperationSpec",
+    "Returned",
+    "argument",
+    "returned",
+    "specs_for",
+]
 
 #: Reads the watched object's id from the call's bound arguments and its result.
 Locate = Callable[[Mapping[str, Any], Any], "str | None"]
@@ -30,32 +40,49 @@ def _id_of(value: Any) -> str | None:
     return str(getattr(value, "id", value))
 
 
-def returned(attribute: str = "id") -> Locate:
-    """The id is ``result.<attribute>`` (creations)."""
+@dataclass(frozen=True)
+class Returned:
+    """A :data:`Locate`: the id is ``result.<attribute>``."""
 
-    def locate(arguments: Mapping[str, Any], result: Any) -> str | None:
-        value = getattr(result, attribute, None)
+    attribute: str = "id"
+
+    def __call__(self, arguments: Mapping[str, Any], result: Any) -> str | None:
+        value = getattr(result, self.attribute, None)
         if value is None and isinstance(result, Mapping):
-            value = result.get(attribute)
+            value = result.get(self.attribute)
         return _id_of(value)
 
-    return locate
 
+@dataclass(frozen=True)
+class Argument:
+    """A :data:`Locate`: the id is the argument ``name`` (a resource or an id), else
+    the first of ``aliases`` given, as an argument (the name an older openstacksdk
+    used) or among the keyword attributes (``create_volume_attachment(volume_id=...)``).
+    """
 
-def argument(name: str, *aliases: str) -> Locate:
-    """The id is the argument ``name`` (a resource or an id), else one of ``aliases``
-    passed among the keyword attributes (``create_volume_attachment(volume_id=...)``)."""
+    name: str
+    aliases: tuple[str, ...] = ()
 
-    def locate(arguments: Mapping[str, Any], result: Any) -> str | None:
-        if arguments.get(name) is not None:
-            return _id_of(arguments[name])
+    def __call__(self, arguments: Mapping[str, Any], result: Any) -> str | None:
+        names = (self.name, *self.aliases)
+        for key in names:
+            if arguments.get(key) is not None:
+                return _id_of(arguments[key])
         extra = next((v for v in arguments.values() if isinstance(v, dict)), {})
-        for key in (name, *aliases):
+        for key in names:
             if extra.get(key) is not None:
                 return _id_of(extra[key])
         return None
 
-    return locate
+
+def returned(attribute: str = "id") -> Returned:
+    """The id is ``result.<attribute>`` (creations)."""
+    return Returned(attribute)
+
+
+def argument(name: str, *aliases: str) -> Argument:
+    """The id is the argument ``name``, else one of ``aliases`` (see :class:`Argument`)."""
+    return Argument(name, aliases)
 
 
 @dataclass(frozen=True)
@@ -71,10 +98,12 @@ class OperationSpec:
         pending: the states expected on the way; with it, a settled object in any
             other state fails the operation instead of waiting for the deadline.
         failure: the states of failure.
-        cleanup: a failed attempt leaves an object behind that ``_async_r`` deletes
-            (and waits on until gone) before relaunching.
-        cleanup_unless: cleanup applies only when this argument is not given (a
-            backup restored onto a new volume, not onto an existing one).
+        creates: the call creates the watched object and returns it: the returned
+            object can be judged at once, and a failed attempt leaves it behind
+            (see :meth:`leaves_behind`).
+        new_unless: the call makes a new object, which a failed attempt leaves
+            behind, unless this argument names an existing one to work on
+            (``restore_backup`` restores onto a new volume unless given ``volume``).
         target_from: for calls whose target depends on an argument (baremetal
             provision states), computes it from the bound arguments.
     """
@@ -86,8 +115,8 @@ class OperationSpec:
     target: frozenset[str] = frozenset()
     pending: frozenset[str] = frozenset()
     failure: frozenset[str] = frozenset()
-    cleanup: bool = False
-    cleanup_unless: str | None = None
+    creates: bool = False
+    new_unless: str | None = None
     target_from: Callable[[Mapping[str, Any]], frozenset[str]] | None = field(default=None)
 
     @property
@@ -95,11 +124,14 @@ class OperationSpec:
         """True when success is the object's disappearance."""
         return not self.target and self.target_from is None
 
-    def cleans_up(self, arguments: Mapping[str, Any]) -> bool:
-        """Whether a failed attempt with these arguments leaves an object to delete."""
-        if self.cleanup_unless is not None:
-            return arguments.get(self.cleanup_unless) is None
-        return self.cleanup
+    def leaves_behind(self, arguments: Mapping[str, Any]) -> bool:
+        """Whether these arguments make a new object: a "not found" right after the
+        call may be the cloud catching up (eventual consistency), and a failed
+        attempt leaves the object behind, which ``_async_r`` deletes (and waits on
+        until gone) before relaunching."""
+        if self.new_unless is not None:
+            return arguments.get(self.new_unless) is None
+        return self.creates
 
     def states(self, arguments: Mapping[str, Any]) -> States:
         """The state sets for this call's arguments.
@@ -116,8 +148,8 @@ def _states(text: str) -> frozenset[str]:
     return frozenset(state for state in text.split("|") if state)
 
 
-#: The watched object is the one the call returned (a creation: a failed attempt
-#: leaves it behind, so ``_async_r`` cleans it up).
+#: The watched object is the one the call created and returned (a creation: see
+#: :attr:`OperationSpec.creates`).
 CREATED = returned()
 
 
@@ -140,7 +172,7 @@ def _row(
         target=_states(target),
         pending=_states(pending),
         failure=_states(failure),
-        cleanup=watched is CREATED,
+        creates=watched is CREATED,
     )
 
 
@@ -157,6 +189,8 @@ def _baremetal_target(arguments: Mapping[str, Any]) -> frozenset[str]:
 
 _VOLUME_OF_ATTACHMENT = argument("volume", "volume_id")
 _RESTORED_VOLUME = returned("volume_id")
+# Older openstacksdk releases named the argument share_id.
+_SHARE = argument("share", "share_id")
 _SHARE_FAILURES = "extending_error|shrinking_error|shrinking_possible_data_loss_error"
 # With rollback on, a failed stack goes on to ROLLBACK_*: a poll may never see *_FAILED.
 _STACK_FAILED = "%s_FAILED|ROLLBACK_IN_PROGRESS|ROLLBACK_COMPLETE|ROLLBACK_FAILED"
@@ -189,7 +223,7 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("block_storage", "delete_backup",      "backup",      "backup",              "",                   "",                                  "error"),
     replace(
     _row("block_storage", "restore_backup",     "volume",      _RESTORED_VOLUME,      "available",          "creating|restoring-backup",         "error|error_restoring"),
-        cleanup_unless="volume"),
+        new_unless="volume"),
     _row("image", "create_image",               "image",       CREATED,               "active",             "",                                  "killed"),
     _row("image", "import_image",               "image",       "image",               "active",             "queued|saving|uploading|importing", "killed"),
     _row("image", "delete_image",               "image",       "image",               "",                   "",                                  ""),
@@ -204,7 +238,7 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("load_balancer", "delete_pool",        "pool",        "pool",                "",                   "",                                  "ERROR"),
     _row("shared_file_system", "create_share",  "share",       CREATED,               "available",          "",                                  "error"),
     _row("shared_file_system", "delete_share",  "share",       "share",               "",                   "",                                  "error_deleting"),
-    _row("shared_file_system", "resize_share",  "share",       "share_id",            "available",          "extending|shrinking",               _SHARE_FAILURES),
+    _row("shared_file_system", "resize_share",  "share",       _SHARE,                "available",          "extending|shrinking",               _SHARE_FAILURES),
     OperationSpec("baremetal", "set_node_provision_state", "node", argument("node"),
                   target_from=_baremetal_target,
                   failure=_states("error|deploy failed|clean failed|inspect failed|rescue failed"
