@@ -1,0 +1,47 @@
+"""The API reference documents the public surface, no more and no less."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import osfutures
+import osfutures.openstack
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+DIRECTIVE = re.compile(r"^\.\. auto(?:class|function|data|exception):: ([\w.]+)", re.MULTILINE)
+
+
+def documented(page: str) -> set[str]:
+    return set(DIRECTIVE.findall((DOCS / page).read_text()))
+
+
+def test_every_public_engine_name_is_in_the_api_reference() -> None:
+    engine = set(osfutures.__all__) - {"__version__", *osfutures._OPENSTACK}
+    names = {name.removeprefix("osfutures.") for name in documented("api.rst")}
+    # The errors page section is `automodule:: osfutures.errors` with :members:.
+    assert ".. automodule:: osfutures.errors" in (DOCS / "api.rst").read_text()
+    names |= set(osfutures.errors.__all__)
+    missing = engine - names
+    assert not missing, f"exported but not in docs/api.rst: {sorted(missing)}"
+    unknown = {n for n in names if "." not in n} - engine
+    assert not unknown, f"in docs/api.rst but not exported: {sorted(unknown)}"
+
+
+def test_the_openstack_entry_points_are_in_the_openstack_page() -> None:
+    names = documented("openstack.rst")
+    for name in osfutures._OPENSTACK:
+        assert f"osfutures.openstack.{name}" in names
+        assert getattr(osfutures, name) is getattr(osfutures.openstack, name)
+
+
+def test_every_error_is_exported_from_the_top() -> None:
+    errors = osfutures.errors
+    classes = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type) and issubclass(value, BaseException)
+        if value.__module__ == errors.__name__
+    }
+    assert classes == set(errors.__all__)
+    assert classes <= set(osfutures.__all__), sorted(classes - set(osfutures.__all__))
