@@ -18,7 +18,8 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from osfutures._watch import Watch
@@ -28,31 +29,18 @@ if TYPE_CHECKING:
     from osfutures._schedule import Group
 
 __all__ = [
-    "NOT_LISTED",
+    "Answer",
     "BatchContractError",
+    "Fetched",
     "Flight",
+    "Listed",
     "ProbePool",
     "Probes",
-    "Results",
-    "probe",
+    "fetch",
+    "fetch_many",
 ]
 
 log = logging.getLogger(__name__)
-
-#: (watch, fetched value, error) for each member of a probe.
-Results = list[tuple[Watch, Any, BaseException | None]]
-
-
-class _NotListed:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "NOT_LISTED"
-
-
-#: The result of a batch member its ``fetch_many`` left out: the monitor fetches it on
-#: its own, as a separate probe (so the rate cap counts that request too).
-NOT_LISTED = _NotListed()
 
 
 class BatchContractError(TypeError):
@@ -60,34 +48,50 @@ class BatchContractError(TypeError):
     code, not an answer of the cloud, so it fails the batch's operations at once."""
 
 
-def probe(batch: Batch | None, members: Sequence[Watch]) -> Results:
-    """Fetch the state of ``members``: (watch, value, error) for each.
+@dataclass(slots=True)
+class Fetched:
+    """What one watch's own ``fetch`` returned, or the error it raised instead."""
 
-    With a batch, one ``fetch_many`` call; members it leaves out get
-    :data:`NOT_LISTED`. Without, one ``fetch`` per member (normally one). Never
-    raises, not even ``KeyboardInterrupt`` or ``SystemExit`` from a fetch (CPython's
-    executors put those on the future too): what goes wrong is reported per member
-    (a failing ``fetch_many`` fails only this poll of these members), and the
-    monitor decides what it means.
-    """
-    if batch is not None:
-        try:
-            found = batch.fetch_many([w.item for w in members])
-            if not isinstance(found, Mapping):
-                raise BatchContractError(
-                    f"fetch_many of batch {batch.key!r} must return a mapping of item to"
-                    f" object, returned {type(found).__name__}"
-                )
-            return [(w, found.get(w.item, NOT_LISTED), None) for w in members]
-        except BaseException as error:
-            return [(w, None, error) for w in members]
-    results: Results = []
-    for watch in members:
-        try:
-            results.append((watch, watch.fetch(), None))
-        except BaseException as error:
-            results.append((watch, None, error))
-    return results
+    value: Any
+    error: BaseException | None
+
+
+@dataclass(slots=True)
+class Listed:
+    """What one ``fetch_many`` call answered for ``items``, or the error it raised."""
+
+    items: list[Hashable]
+    found: Mapping[Hashable, Any]
+    error: BaseException | None
+
+
+#: What a probe request reports.
+Answer = Fetched | Listed
+
+
+def fetch(watch: Watch) -> Fetched:
+    """Fetch one watch's object. Never raises, not even ``KeyboardInterrupt`` or
+    ``SystemExit`` (CPython's executors put those on the future too): what goes
+    wrong is reported, and the monitor decides what it means."""
+    try:
+        return Fetched(watch.fetch(), None)
+    except BaseException as error:
+        return Fetched(None, error)
+
+
+def fetch_many(batch: Batch, items: list[Hashable]) -> Listed:
+    """One ``fetch_many`` call for ``items``. Never raises (as :func:`fetch`); a
+    failure fails only this poll of the batch."""
+    try:
+        found = batch.fetch_many(items)
+        if not isinstance(found, Mapping):
+            raise BatchContractError(
+                f"fetch_many of batch {batch.key!r} must return a mapping of item to"
+                f" object, returned {type(found).__name__}"
+            )
+        return Listed(items, found, None)
+    except BaseException as error:
+        return Listed(items, {}, error)
 
 
 class ProbePool:
@@ -167,22 +171,20 @@ class ProbePool:
 
 
 class Flight:
-    """A probe request on its way: who rides on it, and when it counts as slow or lost."""
+    """A probe request on its way: what it polls (one watch, or a batch group), and
+    when it counts as slow or lost."""
 
-    __slots__ = ("group", "limit", "members", "slow", "slow_at")
+    __slots__ = ("limit", "polled", "slow", "slow_at")
 
-    def __init__(
-        self, members: list[Watch], group: Group | None, slow_at: float, limit: float
-    ) -> None:
-        self.members = members
-        self.group = group
+    def __init__(self, polled: Watch | Group, slow_at: float, limit: float) -> None:
+        self.polled = polled
         self.slow_at = slow_at
         self.limit = limit
         self.slow = False  # presumed hung: its thread no longer counts as a worker
 
 
 #: Called on a probe thread with a request's token and what it saw.
-Report = Callable[[int, Results], None]
+Report = Callable[[int, Answer], None]
 
 
 class Probes:
@@ -223,20 +225,19 @@ class Probes:
         return busy < self.workers and threads < self._max_threads
 
     def launch(
-        self,
-        members: list[Watch],
-        group: Group | None,
-        now: float,
-        report: Report,
+        self, polled: Watch | list[Hashable], group: Group | None, now: float, report: Report
     ) -> None:
-        """Start one request for ``members`` (with ``group``'s ``fetch_many`` if
-        batched); ``report`` gets its token and results on a probe thread."""
+        """Start one request: a watch's own fetch, or ``group``'s ``fetch_many`` of
+        the items ``polled``; ``report`` gets its token and answer on a probe thread."""
         token = next(self._tokens)
-        self._flying[token] = Flight(
-            members, group, now + self._slow_after, now + self.probe_timeout
-        )
-        batch = group.batch if group is not None else None
-        self._pool.submit(functools.partial(_probe_and_report, token, batch, members, report))
+        if isinstance(polled, Watch):
+            self._flying[token] = Flight(polled, now + self._slow_after, now + self.probe_timeout)
+            task = functools.partial(_fetch_and_report, token, polled, report)
+        else:
+            assert group is not None
+            self._flying[token] = Flight(group, now + self._slow_after, now + self.probe_timeout)
+            task = functools.partial(_list_and_report, token, group.batch, polled, report)
+        self._pool.submit(task)
 
     def land(self, token: int) -> Flight | None:
         """A request answered: its flight, or None if it was given up on."""
@@ -288,9 +289,10 @@ class Probes:
         self._pool.shutdown()
 
 
-def _probe_and_report(
-    token: int, batch: Batch | None, members: list[Watch], report: Report
-) -> None:
-    # A task that waited in the pool may be for operations over by now: no request.
-    live = [w for w in members if not w.future._over]
-    report(token, probe(batch, live) if live else [])
+def _fetch_and_report(token: int, watch: Watch, report: Report) -> None:
+    # A task that waited in the pool may be for an operation over by now: no request.
+    report(token, Fetched(None, None) if watch.future._over else fetch(watch))
+
+
+def _list_and_report(token: int, batch: Batch, items: list[Hashable], report: Report) -> None:
+    report(token, fetch_many(batch, items))

@@ -15,8 +15,12 @@ Four heaps, each ordered by time:
 
 Entries are never removed early (lazy deletion): an entry that no longer stands is
 skipped when it comes up, and the heaps are rebuilt when such entries outnumber the
-live ones. The heaps hold watch ids and groups, never a finished operation's object
-for longer than its entry stays.
+live ones.
+
+A batch group is scheduled as a whole: one entry in the due heap, one cadence, one
+count of failed listings. A cycle's work follows what its answer holds, not how many
+operations the group has: with a ``changes_only`` batch, a hundred thousand pending
+operations of which one percent changed cost a thousand verdicts.
 """
 
 from __future__ import annotations
@@ -26,16 +30,16 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
-from osfutures._probes import NOT_LISTED, BatchContractError, Results
+from osfutures._probes import Answer, BatchContractError, Fetched, Listed
 from osfutures._watch import Watch
 from osfutures.future import OperationFuture
-from osfutures.policy import retry_after
+from osfutures.policy import PollInterval, retry_after
 from osfutures.watch import Batch
 
-__all__ = ["URGENT", "Group", "Schedule"]
+__all__ = ["SWEEP", "URGENT", "Group", "Schedule"]
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +47,113 @@ log = logging.getLogger(__name__)
 #: whose deadline is this close goes ahead: round robin keeps every operation
 #: polled, and the nearest deadlines are not the ones a backlog makes late.
 URGENT = 10.0
+#: How often (seconds) batch groups drop members cancelled by their users and
+#: recompute their soonest deadline: a cancelled member whose object never changes
+#: would otherwise stay until its deadline, and no cycle looks at every member.
+SWEEP = 30.0
 
 
 class Group:
-    """The watches one batch request polls, and when that request is next due.
+    """The members of one batch that its next ``fetch_many`` asks for.
 
-    A group has one entry in the due heap, not one per member: at ten thousand
-    watched servers a cycle costs one heap push, not ten thousand.
+    A member that goes solo (left out of an answer, or its listing keeps failing)
+    leaves the group until its own fetch has answered.
+
+    Attributes:
+        batch: the batch.
+        items: the members, by item (a second watch of the same item, rare, waits
+            in ``twins``).
+        due: time of the group's live entry in the due heap, if any.
+        busy: its request is in flight.
+        interval: the tightest polling interval among its members.
+        quiet: polls in a row in which no member changed status or joined.
+        failures: failed listings in a row.
+        unseen: members not observed yet: left out of a ``changes_only`` answer,
+            they are fetched on their own.
+        asked: the members that were unseen when the request in flight was made.
+        final_looks: members granted one more look at their deadline.
+        deadline: the soonest deadline among its members (recomputed by the sweep;
+            until then it may be that of a member gone already).
     """
 
-    __slots__ = ("batch", "busy", "due", "members")
+    __slots__ = (
+        "asked",
+        "batch",
+        "busy",
+        "deadline",
+        "due",
+        "failures",
+        "final_looks",
+        "interval",
+        "items",
+        "quiet",
+        "twins",
+        "unseen",
+    )
 
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
-        self.members: dict[int, Watch] = {}
-        self.due: float | None = None  # time of its live heap entry, if any
-        self.busy = False  # its request is in flight
+        self.items: dict[Hashable, Watch] = {}
+        self.twins: dict[Hashable, list[Watch]] = {}
+        self.due: float | None = None
+        self.busy = False
+        self.interval: PollInterval | None = None
+        self.quiet = 0
+        self.failures = 0
+        self.unseen: set[Watch] = set()
+        self.asked: set[Watch] = set()
+        self.final_looks: set[Watch] = set()
+        self.deadline = math.inf
+
+    def __len__(self) -> int:
+        return len(self.items) + sum(len(t) for t in self.twins.values())
+
+    def join(self, watch: Watch) -> None:
+        """Add ``watch`` as a member."""
+        item = watch.item
+        if item in self.items:
+            self.twins.setdefault(item, []).append(watch)
+        else:
+            self.items[item] = watch
+        if watch.seen_at is None:
+            self.unseen.add(watch)
+        if self.interval is None or watch.interval.initial < self.interval.initial:
+            self.interval = watch.interval
+        self.deadline = min(self.deadline, watch.deadline)
+        self.quiet = 0
+
+    def leave(self, watch: Watch) -> None:
+        """Remove ``watch`` (a no-op if it is not a member)."""
+        item = watch.item
+        twins = self.twins.get(item)
+        if self.items.get(item) is watch:
+            if twins:
+                self.items[item] = twins.pop(0)
+            else:
+                del self.items[item]
+        elif twins and watch in twins:
+            twins.remove(watch)
+        else:
+            return
+        if twins is not None and not twins:
+            del self.twins[item]
+        self.unseen.discard(watch)
+        self.asked.discard(watch)
+        self.final_looks.discard(watch)
+
+    def members(self) -> Iterator[Watch]:
+        """Every member (one pass over the group: for rare events only)."""
+        yield from self.items.values()
+        for twins in self.twins.values():
+            yield from twins
+
+    def answered(self, item: Hashable) -> list[Watch]:
+        """The members an answer for ``item`` is about."""
+        watch = self.items.get(item)
+        if watch is None:
+            return []
+        twins = self.twins.get(item)
+        return [watch, *twins] if twins else [watch]
 
 
 class Schedule:
@@ -83,6 +178,7 @@ class Schedule:
         self._deadlines: list[tuple[float, int]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
         self._seq = itertools.count()
+        self._next_sweep = -math.inf
         #: Why due polls are waiting now, in words for a timeout's message (the rate
         #: cap, or every probe thread busy); None when they are not. Set by the
         #: monitor, which knows the limits.
@@ -98,24 +194,26 @@ class Schedule:
         key = watch.future.id
         watch.deadline = watch.started + watch.timeout
         self.watches[key] = watch
+        first = watch.started + watch.interval.delay(0, self._rng)
         if watch.batch is not None:
             group = self._groups.get(watch.batch.key)
             if group is None:
                 group = self._groups[watch.batch.key] = Group(watch.batch)
-            group.members[key] = watch
-        self._poll_at(watch, watch.started + watch.interval.delay(0, self._rng))
+            group.join(watch)
+            self._group_at(group, first)
+        else:
+            self._poll_at(watch, first)
         if math.isfinite(watch.deadline):
             heapq.heappush(self._deadlines, (watch.deadline, key))
 
     def forget(self, watch: Watch) -> None:
         """Drop a watch whose operation is over (its heap entries lapse)."""
-        key = watch.future.id
-        self.watches.pop(key, None)
-        if watch.batch is not None:
+        self.watches.pop(watch.future.id, None)
+        if watch.batch is not None and not watch.solo:
             group = self._groups.get(watch.batch.key)
             if group is not None:
-                group.members.pop(key, None)
-                if not group.members:
+                group.leave(watch)
+                if not group.items:
                     del self._groups[watch.batch.key]
 
     def add_timer(self, when: float, fn: Callable[[], object], owner: OperationFuture[Any]) -> None:
@@ -151,6 +249,7 @@ class Schedule:
     def clear(self) -> None:
         """Forget everything (the futures are resolved elsewhere)."""
         self.watches.clear()
+        self._groups.clear()
         self._timers.clear()
 
     def pending_count(self) -> int:
@@ -183,20 +282,31 @@ class Schedule:
             if watch.future._over:
                 self.forget(watch)
                 continue
-            held = (
-                self.held_by is not None
-                and watch.final_look is None
-                and not watch.inflight
-                and watch.next_poll < now
-            )
-            if held:
+            if self.held_by is not None and watch.final_look is None and self._waiting(watch, now):
                 # Still within the cap; a batch member's look is through its batch.
                 watch.final_look = self.held_by
-                self._poll_at(watch, now)
+                group = self._group_of(watch)
+                if group is not None:
+                    group.final_looks.add(watch)
+                    self._group_at(group, now)
+                else:
+                    self._poll_at(watch, now)
                 heapq.heappush(deadlines, (now + self._final_look, key))
                 continue
             watch.time_out(now)
             self.forget(watch)
+
+    def _waiting(self, watch: Watch, now: float) -> bool:
+        """Whether ``watch``'s poll is overdue and not on its way."""
+        group = self._group_of(watch)
+        if group is not None:
+            return not group.busy and group.due is not None and group.due < now
+        return not watch.inflight and watch.next_poll < now
+
+    def _group_of(self, watch: Watch) -> Group | None:
+        if watch.batch is None or watch.solo:
+            return None
+        return self._groups.get(watch.batch.key)
 
     # -- polls ----------------------------------------------------------------------
 
@@ -207,7 +317,7 @@ class Schedule:
         while due and due[0][0] <= now:
             when, seq, item = heapq.heappop(due)
             if self._is_current(when, item):
-                heapq.heappush(ready, (min(when, _deadline_of(item) - URGENT), seq, when, item))
+                heapq.heappush(ready, (min(when, item.deadline - URGENT), seq, when, item))
         while ready:
             _, _, when, item = ready[0]
             if not self._is_current(when, item):
@@ -227,85 +337,145 @@ class Schedule:
         """How many ready polls wait (stale entries included)."""
         return len(self._ready)
 
-    def board(self) -> tuple[list[Watch], Group | None] | None:
-        """Take the first ready poll off the line: the watches one request polls,
-        and their group if batched; None if every member of the group is gone.
+    def board(self) -> tuple[Watch | list[Hashable], Group | None]:
+        """Take the first ready poll off the line: a watch to fetch on its own, or
+        the items of a group to list (with the group).
 
-        The watches are marked in flight until :meth:`observed` or
-        :meth:`given_up` is called with them.
+        What it takes is in flight until :meth:`answered` or :meth:`given_up` is
+        called for it.
         """
         _, _, _, item = heapq.heappop(self._ready)
-        group: Group | None = None
         if isinstance(item, Watch):
-            members = [item]
-        else:
-            # One request for the whole group: every member rides along.
-            group = item
-            members = []
-            for watch in list(group.members.values()):
-                if watch.future._over:  # cancelled by its user
-                    self.forget(watch)
-                elif not watch.inflight and not watch.solo:
-                    members.append(watch)
-            group.due = None
-            if not members:
-                return None
-            group.busy = True
-        for member in members:
-            member.inflight = True
-        return members, group
+            item.inflight = True
+            return item, None
+        item.due = None
+        item.busy = True
+        item.asked = set(item.unseen)
+        return list(item.items), item
 
-    def observed(self, results: Results, group: Group | None, now: float) -> None:
-        """Take in what one probe request saw, and schedule the next polls."""
-        batched = group is not None
-        for watch, value, error in results:
-            watch.inflight = False
-            if self.watches.get(watch.future.id) is not watch:
-                continue
-            if value is NOT_LISTED or (
-                batched and error is not None and not isinstance(error, BatchContractError)
-            ):
-                self._batch_missed(watch, error, now)
-                continue
-            watch.solo = False
-            if batched:
-                watch.batch_errors = 0
-            watch.polls += 1
-            watch.last_error = watch.judge(value, error, now)
+    def answered(self, polled: Watch | Group, answer: Answer, now: float) -> None:
+        """Take in what a probe request saw (``polled`` is what :meth:`board` gave),
+        and schedule the next poll."""
+        if isinstance(polled, Watch):
+            assert isinstance(answer, Fetched)
+            self._fetched(polled, answer, now)
+        else:
+            assert isinstance(answer, Listed)
+            self._listed(polled, answer, now)
+
+    def _fetched(self, watch: Watch, answer: Fetched, now: float) -> None:
+        """Take in what a watch's own fetch saw, and schedule its next poll."""
+        watch.inflight = False
+        if self.watches.get(watch.future.id) is not watch:
+            return
+        if watch.future._over:  # cancelled by its user
+            self.forget(watch)
+            return
+        watch.polls += 1
+        watch.last_error = watch.judge(answer.value, answer.error, now)
+        if watch.future._over:
+            self.forget(watch)
+        elif watch.final_look:
+            watch.time_out(now)  # it had its one more look
+            self.forget(watch)
+        elif watch.solo:
+            self._rejoin(watch, now)
+        else:
+            self._schedule(watch, now)
+
+    def _listed(self, group: Group, answer: Listed, now: float) -> None:
+        """Take in what a batch's ``fetch_many`` answered, and schedule its next poll."""
+        group.busy = False
+        if self._groups.get(group.batch.key) is not group:
+            return  # every member ended meanwhile
+        error = answer.error
+        if error is not None and not isinstance(error, BatchContractError):
+            self._listing_failed(group, error, now)
+            self._release(group, now, error)
+            return
+        group.failures = 0
+        moved = False
+        if error is not None:  # a bug in fetch_many: each member judges it
+            for watch in list(group.members()):
+                moved |= self._judge(group, watch, None, error, now)
+        for item, value in answer.found.items():
+            for watch in group.answered(item):
+                moved |= self._judge(group, watch, value, None, now)
+        if error is None:
+            if group.batch.changes_only:
+                # Left out means unchanged, except for a member never seen yet.
+                missing = [w for w in group.asked if w in group.unseen]
+            else:
+                missing = [
+                    w for i in answer.items if i not in answer.found for w in group.answered(i)
+                ]
+            for watch in missing:
+                # Gone, or not listed: its own fetch, as soon as allowed, says which.
+                self._go_solo(group, watch, now)
+        for watch in list(group.final_looks):
+            if not watch.future._over:
+                watch.time_out(now)  # it had its one more look, listed or unchanged
+            self.forget(watch)
+        group.quiet = 0 if moved else group.quiet + 1
+        self._release(group, now)
+
+    def _judge(
+        self, group: Group, watch: Watch, value: Any, error: BaseException | None, now: float
+    ) -> bool:
+        """Judge one member's answer; True if its status changed or it ended."""
+        before = watch.future.status
+        group.unseen.discard(watch)
+        watch.last_error = watch.judge(value, error, now)
+        if watch.future._over:
+            self.forget(watch)
+            return True
+        return watch.future.status != before
+
+    def _listing_failed(self, group: Group, error: BaseException, now: float) -> None:
+        """A listing's error is no verdict on its members. A transient one is polled
+        through in the batch (falling back to a request per member would multiply the
+        load on a struggling cloud); one polling again cannot fix is believed only
+        after it happens twice in a row, and then each member asks for itself, which
+        settles it."""
+        group.failures += 1
+        for watch in list(group.members()):
             if watch.future._over:
                 self.forget(watch)
-            elif watch.final_look:
-                watch.time_out(now)  # it had its one more look
-                self.forget(watch)
-            else:
-                self._schedule(watch, now)
-        self._release(group)
+                continue
+            watch.last_error = error
+            if group.failures >= 2 and _fatal(watch, error):
+                self._warn_listing(group.batch, error)
+                self._go_solo(group, watch, now)
 
-    def given_up(
-        self, members: list[Watch], group: Group | None, error: BaseException, now: float
-    ) -> None:
-        """A probe request was given up on (it did not answer in time): its
-        watches are polled again, with ``error`` as their last error."""
-        for watch in members:
-            watch.inflight = False
-            if self.watches.get(watch.future.id) is watch:
-                watch.last_error = error
-                self._schedule(watch, now)
-        self._release(group)
-
-    def _batch_missed(self, watch: Watch, error: BaseException | None, now: float) -> None:
-        """Its batch's answer said nothing of ``watch``: it was left out, or the
-        listing failed. Neither is a verdict; its own fetch, or the next listing, is."""
-        if error is None or watch.batch_failed(error):
-            # Gone, or not in the list, or the listing keeps being refused: its own
-            # fetch, as soon as allowed, says which.
-            if error is not None and watch.batch is not None:
-                self._warn_listing(watch.batch, error)
-            watch.solo = True
-            self._poll_at(watch, now)
+    def given_up(self, polled: Watch | Group, error: BaseException, now: float) -> None:
+        """A probe request was given up on (it did not answer in time): what it
+        polled is polled again, with ``error`` as the last error."""
+        if isinstance(polled, Watch):
+            polled.inflight = False
+            if self.watches.get(polled.future.id) is polled:
+                polled.last_error = error
+                self._schedule(polled, now)
             return
-        watch.last_error = error
-        self._schedule(watch, now)
+        polled.busy = False
+        if self._groups.get(polled.batch.key) is polled:
+            for watch in polled.members():
+                watch.last_error = error
+            self._release(polled, now)
+
+    def _go_solo(self, group: Group, watch: Watch, now: float) -> None:
+        group.leave(watch)
+        watch.solo = True
+        self._poll_at(watch, now)
+
+    def _rejoin(self, watch: Watch, now: float) -> None:
+        """A solo member's own fetch answered: back into its batch."""
+        assert watch.batch is not None
+        watch.solo = False
+        group = self._groups.get(watch.batch.key)
+        if group is None:
+            group = self._groups[watch.batch.key] = Group(watch.batch)
+        group.join(watch)
+        self._group_at(group, now + self._delay(watch))
 
     def _warn_listing(self, batch: Batch, error: BaseException) -> None:
         if batch.key in self._listing_warned:
@@ -319,35 +489,34 @@ class Schedule:
             error,
         )
 
-    def _release(self, group: Group | None) -> None:
-        """The probe of ``group`` is over: it is due again when its soonest member is."""
-        if group is None:
+    def _release(self, group: Group, now: float, error: BaseException | None = None) -> None:
+        """The probe of ``group`` is over: it is due again after its cadence."""
+        if group.interval is None or self._groups.get(group.batch.key) is not group:
             return
-        group.busy = False
-        polls = [w.next_poll for w in group.members.values() if not w.inflight and not w.solo]
-        if polls:
-            self._push_group(group, min(polls))
+        delay = group.interval.delay(group.quiet, self._rng)
+        if error is not None:
+            delay = max(delay, retry_after(error) or 0.0)
+        self._group_at(group, now + delay)
 
-    def _schedule(self, watch: Watch, now: float) -> None:
+    def _delay(self, watch: Watch) -> float:
         delay = watch.interval.delay(watch.polls, self._rng)
         if watch.last_error is not None:
             delay = max(delay, retry_after(watch.last_error) or 0.0)
-        self._poll_at(watch, now + delay)
+        return delay
+
+    def _schedule(self, watch: Watch, now: float) -> None:
+        self._poll_at(watch, now + self._delay(watch))
 
     def _poll_at(self, watch: Watch, when: float) -> None:
         watch.next_poll = when
-        if watch.batch is None or watch.solo:
-            heapq.heappush(self._due, (when, next(self._seq), watch))
-            return
-        group = self._groups[watch.batch.key]
-        # A member only moves its group earlier; a busy group is rescheduled from
-        # all its members' times when its request is over (_release).
-        if not group.busy and (group.due is None or when < group.due):
-            self._push_group(group, when)
+        heapq.heappush(self._due, (when, next(self._seq), watch))
 
-    def _push_group(self, group: Group, when: float) -> None:
-        group.due = when
-        heapq.heappush(self._due, (when, next(self._seq), group))
+    def _group_at(self, group: Group, when: float) -> None:
+        # A member only moves its group earlier; a busy group is rescheduled when its
+        # request is over (_release).
+        if not group.busy and (group.due is None or when < group.due):
+            group.due = when
+            heapq.heappush(self._due, (when, next(self._seq), group))
 
     def _is_current(self, when: float, item: Watch | Group) -> bool:
         """Whether a poll-heap entry still stands (entries are never removed early)."""
@@ -377,8 +546,12 @@ class Schedule:
         finite = [c for c in candidates if math.isfinite(c)]
         return min(finite) if finite else None
 
-    def compact(self) -> None:
-        """Rebuild the heaps when lapsed entries outnumber the live ones."""
+    def compact(self, now: float) -> None:
+        """Rebuild the heaps when lapsed entries outnumber the live ones; now and
+        then, drop the members of batch groups that their users cancelled."""
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP
+            self._sweep()
         live = len(self.watches)
         if len(self._deadlines) > 2 * live + 1024:
             self._deadlines = [e for e in self._deadlines if e[1] in self.watches]
@@ -390,8 +563,16 @@ class Schedule:
             self._ready = [e for e in self._ready if self._is_current(e[2], e[3])]
             heapq.heapify(self._ready)
 
+    def _sweep(self) -> None:
+        for group in list(self._groups.values()):
+            for watch in list(group.members()):
+                if watch.future._over:
+                    self.forget(watch)
+            group.deadline = min((w.deadline for w in group.members()), default=math.inf)
 
-def _deadline_of(item: Watch | Group) -> float:
-    if isinstance(item, Watch):
-        return item.deadline
-    return min((w.deadline for w in item.members.values()), default=math.inf)
+
+def _fatal(watch: Watch, error: BaseException) -> bool:
+    try:
+        return watch.is_fatal(error)
+    except Exception:
+        return True  # the member's own fetch will judge it, this time for real

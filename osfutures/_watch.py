@@ -42,6 +42,7 @@ class Watch:
     #: When the call was made: the deadline runs from here.
     started: float
     deadline: float = 0.0
+    #: When its own poll is due (unbatched or solo; a batch group has its own).
     next_poll: float = 0.0
     #: Polls since the status last changed (the interval grows with it).
     polls: int = 0
@@ -50,10 +51,8 @@ class Watch:
     last_error: BaseException | None = None
     inflight: bool = False
     #: Left out of its batch's answer, or its batch's listing keeps being refused:
-    #: the next poll fetches it on its own.
+    #: out of its batch group until its own fetch has answered.
     solo: bool = False
-    #: Failed listings of its batch in a row.
-    batch_errors: int = 0
     #: When it was last observed (None: never).
     seen_at: float | None = None
     #: Granted one more look at its deadline, its polls having been held back: by
@@ -133,22 +132,6 @@ class Watch:
                     elapsed=elapsed,
                 )
             )
-
-    def batch_failed(self, error: BaseException) -> bool:
-        """Take in a failed listing of this watch's batch; True to fetch it on its own.
-
-        A listing's error is no verdict on its members: a transient one is polled
-        through in the batch (falling back to a request per member would multiply
-        the load on a struggling cloud); one polling again cannot fix is believed
-        only after it happens twice in a row, and then each member asks for
-        itself, which settles it.
-        """
-        self.batch_errors += 1
-        try:
-            fatal = self.is_fatal(error)
-        except Exception:
-            fatal = True  # the member's own fetch will judge it, this time for real
-        return fatal and self.batch_errors >= 2
 
     def time_out(self, now: float) -> None:
         """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline)."""

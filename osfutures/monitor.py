@@ -38,7 +38,7 @@ from osfutures._checks import (
     require_clock,
     require_instance,
 )
-from osfutures._probes import Probes, Results
+from osfutures._probes import Answer, Probes
 from osfutures._schedule import Schedule
 from osfutures._watch import Watch
 from osfutures.clock import Clock, SystemClock
@@ -97,7 +97,7 @@ class _NewTimer:
 @dataclass(slots=True)
 class _Probed:
     token: int
-    results: Results
+    answer: Answer
     owner: None = None
 
 
@@ -475,10 +475,10 @@ class Monitor:
                 _running.add(self)
             self._cond.notify_all()
 
-    def _report(self, token: int, results: Results) -> None:
-        # From probe threads: results are accepted even while stopping.
+    def _report(self, token: int, answer: Answer) -> None:
+        # From probe threads: answers are accepted even while stopping.
         with self._cond:
-            self._intake.append(_Probed(token, results))
+            self._intake.append(_Probed(token, answer))
             self._cond.notify_all()
 
     def _wake(self) -> None:
@@ -523,9 +523,9 @@ class Monitor:
             self._runner.submit(owner, fn)
         for flight in self._probes.overdue(now):
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
-            schedule.given_up(flight.members, flight.group, error, now)
+            schedule.given_up(flight.polled, error, now)
         self._dispatch(now)
-        schedule.compact()
+        schedule.compact(now)
         return True
 
     def _finished(self) -> bool:
@@ -535,9 +535,10 @@ class Monitor:
         if isinstance(item, _NewWatch):
             self._schedule.add(item.watch)
         elif isinstance(item, _Probed):
+            # None: it was given up on, and what it polled was polled again since.
             flight = self._probes.land(item.token)
             if flight is not None:
-                self._schedule.observed(item.results, flight.group, now)
+                self._schedule.answered(flight.polled, item.answer, now)
         elif isinstance(item, _NewTimer):
             self._schedule.add_timer(item.when, item.fn, item.owner)
         else:
@@ -559,9 +560,8 @@ class Monitor:
                     schedule.held_by = f"the monitor's cap of {limiter.rate:g} probes/s"
                     self._warn_late(now - schedule.oldest_ready())
                     return
-            boarding = schedule.board()
-            if boarding is not None:
-                probes.launch(*boarding, now, self._report)
+            polled, group = schedule.board()
+            probes.launch(polled, group, now, self._report)
         schedule.held_by = None
 
     def _warn_late(self, lateness: float) -> None:

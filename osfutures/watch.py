@@ -140,16 +140,29 @@ def _interned(states: States) -> States:
 class Batch:
     """Lets many operations of one kind be polled with one request.
 
-    Operations whose batch has the same ``key`` are polled together: one call of
-    ``fetch_many(items)`` per poll cycle, with the item of every watched operation
-    of that key (an operation joins with ``watch(..., batch=batch.member(item))``).
-    It returns a mapping from item to the fetched object (or :data:`GONE`). An item
-    it leaves out is fetched on its own with that operation's ``fetch``, which
-    settles whether it is gone or was merely not listed.
+    Operations that are members of batches with the same ``key`` are polled
+    together: one call of ``fetch_many(items)`` per poll cycle, with the item of
+    every watched operation of that key (an operation joins with
+    ``watch(..., batch=batch.member(item))``). It returns a mapping from item to the
+    fetched object (or :data:`GONE`). An item it leaves out is fetched on its own
+    with that operation's ``fetch``, which settles whether it is gone or was merely
+    not listed.
+
+    With ``changes_only``, the answer holds only the items whose object changed since
+    the batch's previous answer (an item it leaves out is as it was last seen), so
+    a cycle costs what changed, not what is watched: at a hundred thousand pending
+    operations this is the difference between milliseconds and a second per cycle.
+    An operation that has never been seen (no answer and no ``initial`` object yet)
+    and is left out is still fetched on its own.
+
+    A listing costs about the same for one operation as for a thousand, so a batch
+    is polled as a whole: as often as its tightest member's ``interval`` asks while
+    its members change, backing off while none does.
 
     Attributes:
         key: anything hashable naming the group, e.g. ``("servers", cloud, project)``.
         fetch_many: fetches many items in as few requests as it can.
+        changes_only: ``fetch_many`` answers only what changed since its last answer.
 
     Raises:
         TypeError: ``key`` is not hashable or ``fetch_many`` is not callable.
@@ -157,10 +170,12 @@ class Batch:
 
     key: Hashable
     fetch_many: Callable[[Sequence[Hashable]], Mapping[Hashable, Any]]
+    changes_only: bool = False
 
     def __post_init__(self) -> None:
         _require_hashable("Batch(key)", self.key)
         require_callable("Batch(fetch_many)", self.fetch_many)
+        require_instance("Batch(changes_only)", self.changes_only, bool)
 
     def member(self, item: Hashable) -> BatchMember:
         """This batch with the item ``fetch_many`` looks one operation up by.
