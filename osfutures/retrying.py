@@ -5,10 +5,11 @@ a scheduler race), and a relaunch fixes them, provided the broken object is dele
 first. :func:`retrying` does that as one future: attempt, and on failure clean up
 (itself a future: delete, then wait until gone), then attempt again.
 
-The retry decision is tenacity's: its ``stop``, ``wait`` and ``retry`` strategy
-objects are evaluated on a :class:`tenacity.RetryCallState`. The waiting between
-attempts is the monitor's (a timer), not a sleeping thread: a thousand retrying
-operations cost no thread each.
+The retry decision is tenacity's own: a tenacity controller built from the caller's
+``retry``, ``stop``, ``wait`` and hooks is stepped with ``iter()``, as tenacity's
+asyncio and tornado drivers step it, on a :class:`tenacity.RetryCallState`. The
+waiting between attempts is the monitor's (a timer), not a sleeping thread: a
+thousand retrying operations cost no thread each.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from osfutures._checks import check_count, check_timeout, require_callable
+from osfutures._checks import check_count, check_timeout, require_callable, require_instance
 from osfutures.errors import OperationTimeout, RetriesExhausted
 from osfutures.future import Attempt, OperationFuture
 from osfutures.monitor import Monitor, default_monitor
@@ -33,7 +34,7 @@ from osfutures.policy import is_retryable
 
 __all__ = ["DEFAULT_RETRY", "DEFAULT_WAIT", "retrying"]
 
-log = logging.getLogger("osfutures")
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -47,6 +48,21 @@ DEFAULT_WAIT = tenacity.wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.
 Start = Callable[[float | None], OperationFuture[T]]
 Cleanup = Callable[[OperationFuture[T]], "Future[Any] | None"]
 
+#: A tenacity hook: called with the operation's :class:`tenacity.RetryCallState`.
+Hook = Callable[[tenacity.RetryCallState], Any]
+
+# Why tenacity's iter() does not run every hook itself. In tenacity, the iter() call
+# that sees a failed attempt decides (retry, after, wait, stop) and then at once calls
+# before_sleep, or retry_error_callback, or raises RetryError (re-raising the last
+# error with reraise). osfutures must clean the failed attempt up between the decision
+# and those steps, and only after that cleanup does it know whether the pause really
+# happens: a cleanup that failed, the whole deadline, or shutdown(cancel_futures) can
+# still end the operation. So the controller is built without before_sleep,
+# retry_error_callback and reraise, and osfutures runs those three after the cleanup,
+# when the pause is certain or when the operation gives up. Everything else (the
+# order of retry, after, wait and stop, the state and the statistics) is the installed
+# tenacity's: from 8.3 on it asks wait before stop, so stop_before_delay sees the pause.
+
 
 def retrying(
     start: Start[T],
@@ -58,6 +74,11 @@ def retrying(
     retry: retry_base | None = None,
     stop: stop_base | None = None,
     wait: wait_base | None = None,
+    before: Hook | None = None,
+    after: Hook | None = None,
+    before_sleep: Hook | None = None,
+    retry_error_callback: Hook | None = None,
+    reraise: bool = False,
     cleanup_last: bool = True,
     name: str = "operation",
     request: Any = None,
@@ -68,6 +89,10 @@ def retrying(
     The first attempt starts in the calling thread, so a request the cloud rejects
     outright (and that ``retry`` does not cover, e.g. a 400) raises here, at the
     call. Later attempts start on the monitor's callback pool.
+
+    The decisions are made by a tenacity controller stepped with ``iter()``: the
+    hooks get the operation's :class:`tenacity.RetryCallState`, whose
+    ``retry_object.statistics`` are tenacity's statistics for this operation.
 
     Args:
         start: starts one attempt and returns its future; called with the
@@ -90,10 +115,24 @@ def retrying(
         stop: a tenacity stop strategy, combined with ``try_count`` (either stops).
         wait: a tenacity wait strategy for the pause before the next attempt;
             default :data:`DEFAULT_WAIT`.
+        before: a tenacity hook called before each attempt starts (the first one
+            in the calling thread: if it raises, so does this call, before
+            anything is started).
+        after: a tenacity hook called when an attempt failed with an error worth
+            retrying, before its cleanup (e.g. ``tenacity.after_log``).
+        before_sleep: a tenacity hook called once a failed attempt is cleaned up
+            and another attempt will follow, just before the pause (e.g.
+            ``tenacity.before_sleep_log(logger, logging.WARNING)``).
+        retry_error_callback: called with the state, after the last cleanup, when
+            the attempts run out (tenacity's stop, or a cleanup that failed): the
+            future resolves with what it returns, or fails with what it raises,
+            instead of failing with ``RetriesExhausted``.
+        reraise: when the attempts run out, fail with the last attempt's error
+            instead of ``RetriesExhausted`` (``retry_error_callback`` wins).
         cleanup_last: also clean up after the last failed attempt, so a
             retrying operation leaves nothing broken behind (its fault is kept
             in the error).
-        name: what the operation is, for messages and records.
+        name: what the operation is, for messages, records and tenacity's hooks.
         request: JSON-able description of what was asked (no secrets).
         monitor: whose timers and callback pool to use (default monitor if None).
 
@@ -101,17 +140,30 @@ def retrying(
         A future with the first successful attempt's result. It fails with
         :class:`~osfutures.RetriesExhausted` (every attempt in ``.attempts``)
         when attempts run out, or with the error itself when ``retry`` says it is
-        not worth retrying. ``future.attempts`` lists every :class:`Attempt`.
+        not worth retrying. ``future.attempts`` lists every :class:`Attempt`. If a
+        strategy or hook raises after the call, the attempt is still cleaned up
+        and the future fails with that error (its ``__cause__`` the attempt's).
 
     Raises:
-        TypeError: ``start``, ``cleanup``, ``retry``, ``stop`` or ``wait`` is not
-            callable, or ``monitor`` is not a :class:`~osfutures.Monitor`.
+        TypeError: ``start``, ``cleanup``, a strategy or a hook is not callable,
+            ``reraise`` is not a bool, or ``monitor`` is not a
+            :class:`~osfutures.Monitor`.
         ValueError: ``try_count`` < 1, or ``tout`` or ``timeout`` is not > 0.
-        Exception: what the first ``start`` raised, if ``retry`` rejects it.
+        Exception: what the first ``start`` raised, if ``retry`` rejects it, or
+            what ``before`` raised before the first attempt.
     """
     require_callable("start", start)
     require_callable("cleanup", cleanup, optional=True)
-    check_policy(retry=retry, stop=stop, wait=wait)
+    check_policy(
+        retry=retry,
+        stop=stop,
+        wait=wait,
+        before=before,
+        after=after,
+        before_sleep=before_sleep,
+        retry_error_callback=retry_error_callback,
+        reraise=reraise,
+    )
     check_count("try_count", try_count)
     check_timeout("tout", tout)
     check_timeout("timeout", timeout)
@@ -122,13 +174,19 @@ def retrying(
         cleanup,
         tout=tout,
         timeout=timeout,
-        policy=tenacity.Retrying(
+        policy=_Controller(
+            name,
             stop=tenacity.stop_after_attempt(try_count) | stop
             if stop is not None
             else tenacity.stop_after_attempt(try_count),
             wait=wait or DEFAULT_WAIT,
             retry=retry or DEFAULT_RETRY,
+            before=tenacity.before_nothing if before is None else before,
+            after=tenacity.after_nothing if after is None else after,
         ),
+        before_sleep=before_sleep,
+        retry_error_callback=retry_error_callback,
+        reraise=reraise,
         cleanup_last=cleanup_last,
         name=name,
         request=request,
@@ -138,26 +196,68 @@ def retrying(
     return run.future
 
 
-def check_policy(*, retry: Any = None, stop: Any = None, wait: Any = None) -> None:
-    """Check tenacity strategies where they are passed, not when first consulted.
+_EXAMPLES = {
+    "retry": ("retry strategy", "tenacity.retry_if_exception_type(OSError)"),
+    "stop": ("stop strategy", "tenacity.stop_after_delay(600)"),
+    "wait": ("wait strategy", "tenacity.wait_fixed(5)"),
+    "before": ("hook", "tenacity.before_log(logger, logging.DEBUG)"),
+    "after": ("hook", "tenacity.after_log(logger, logging.DEBUG)"),
+    "before_sleep": ("hook", "tenacity.before_sleep_log(logger, logging.WARNING)"),
+    "retry_error_callback": ("hook", "lambda retry_state: None"),
+}
+
+
+def check_policy(*, reraise: Any = False, **strategies: Any) -> None:
+    """Check tenacity strategies and hooks where they are passed, not when first used.
 
     A strategy is consulted in a done callback, long after the call: one that cannot
     be called there would leave the operation's future pending for ever.
 
+    Args:
+        reraise: must be a bool.
+        strategies: ``retry``, ``stop``, ``wait``, ``before``, ``after``,
+            ``before_sleep`` or ``retry_error_callback``, each ``None`` or callable.
+
     Raises:
-        TypeError: ``retry``, ``stop`` or ``wait`` is neither ``None`` nor callable
-            (e.g. ``wait=2`` for ``tenacity.wait_fixed(2)``).
+        TypeError: a strategy or hook is neither ``None`` nor callable (e.g.
+            ``wait=2`` for ``tenacity.wait_fixed(2)``), or ``reraise`` is not a bool.
     """
-    for name, strategy, example in (
-        ("retry", retry, "tenacity.retry_if_exception_type(OSError)"),
-        ("stop", stop, "tenacity.stop_after_delay(600)"),
-        ("wait", wait, "tenacity.wait_fixed(5)"),
-    ):
+    for name, strategy in strategies.items():
+        what, example = _EXAMPLES[name]
         if strategy is not None and not callable(strategy):
             raise TypeError(
-                f"{name}: expected a tenacity {name} strategy such as {example},"
+                f"{name}: expected a tenacity {what} such as {example},"
                 f" got {type(strategy).__name__} {strategy!r}"
             )
+    require_instance("reraise", reraise, bool)
+
+
+def _no_sleep(seconds: float) -> None:
+    raise RuntimeError("osfutures waits on the monitor's timer; nothing sleeps")
+
+
+class _Controller(tenacity.BaseRetrying):
+    """tenacity's decision engine for one retrying operation, stepped with ``iter()``.
+
+    Never called and never sleeping: :class:`_RetryRun` steps it and waits on the
+    monitor's timer. Its statistics belong to the operation, whichever thread steps
+    it (tenacity keeps them per thread, for a controller that runs in one thread).
+    """
+
+    def __init__(self, operation: str = "operation", **options: Any) -> None:
+        super().__init__(sleep=_no_sleep, **options)
+        self._operation = operation
+        self._stats: dict[str, Any] = {}
+
+    @property
+    def statistics(self) -> dict[str, Any]:
+        return self._stats
+
+    def __str__(self) -> str:  # what tenacity's hooks call the operation
+        return self._operation
+
+    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("osfutures steps this controller with iter(); it is not called")
 
 
 class _RetryRun(Generic[T]):
@@ -170,7 +270,10 @@ class _RetryRun(Generic[T]):
         *,
         tout: float | None,
         timeout: float | None,
-        policy: tenacity.Retrying,
+        policy: _Controller,
+        before_sleep: Hook | None,
+        retry_error_callback: Hook | None,
+        reraise: bool,
         cleanup_last: bool,
         name: str,
         request: Any,
@@ -180,6 +283,9 @@ class _RetryRun(Generic[T]):
         self.cleanup = cleanup
         self.tout = tout
         self.policy = policy
+        self.before_sleep = before_sleep
+        self.retry_error_callback = retry_error_callback
+        self.reraise = reraise
         self.cleanup_last = cleanup_last
         self.monitor = monitor
         self.future: OperationFuture[T] = OperationFuture(
@@ -187,12 +293,14 @@ class _RetryRun(Generic[T]):
         )
         self.current: OperationFuture[T] | None = None
         self.policy_error: BaseException | None = None
+        policy.begin()
         self.state = tenacity.RetryCallState(policy, fn=None, args=(), kwargs={})
-        self.state.start_time = monitor.clock.now()
+        self.state.start_time = policy.statistics["start_time"] = monitor.clock.now()
         self.deadline = None if timeout is None else self.state.start_time + timeout
         self.future._add_internal_callback(self._on_outer_done)
 
     def first_attempt(self) -> None:
+        self._before_attempt()  # a ``before`` hook that raises raises at the call
         if self.deadline is not None and math.isfinite(self.deadline):
             # Attempts time out at the deadline themselves (their tout is cut to it);
             # this catches one whose future does not keep its tout.
@@ -208,6 +316,12 @@ class _RetryRun(Generic[T]):
         if decision is None and self.policy_error is None:
             raise error  # rejected outright: raise at the call, as the plain call would
         self._after_failure(None, error, decision)
+
+    def _before_attempt(self) -> None:
+        """Step tenacity to its next attempt: it runs ``before`` and says DoAttempt."""
+        action = self.policy.iter(self.state)
+        if not isinstance(action, tenacity.DoAttempt):
+            raise RuntimeError(f"tenacity answered {action!r} where an attempt was due")
 
     def _guarded(self, step: Callable[..., None]) -> Callable[..., None]:
         """``step`` that fails the operation's future instead of raising.
@@ -298,6 +412,7 @@ class _RetryRun(Generic[T]):
             last = self.future.attempts[-1].error if self.future.attempts else None
             self.future._set_exception_if_pending(self._out_of_time(last))
             return
+        self._before_attempt()
         error = self._launch()
         if error is not None:
             self._after_failure(None, error, self._decide(error))
@@ -308,7 +423,7 @@ class _RetryRun(Generic[T]):
 
     def _on_attempt_done(self, attempt: Attempt, done: Future[T]) -> None:
         # On whichever thread resolved the attempt (often the monitor): only cheap
-        # work here; cleanup makes requests, so it goes to the callback pool.
+        # work here; the policy's hooks and the cleanup go to the callback pool.
         attempt.ended_at = self.monitor.clock.wall()
         if done.cancelled():
             self.future.cancel()
@@ -318,34 +433,41 @@ class _RetryRun(Generic[T]):
             self.future._set_result_if_pending(done.result())
             return
         attempt.error = error
-        decision = self._decide(error)
-        self.future._dispatch(self._guarded(lambda: self._after_failure(done, error, decision)))
+        self.future._dispatch(
+            self._guarded(lambda: self._after_failure(done, error, self._decide(error)))
+        )
 
     def _decide(self, error: BaseException) -> float | None:
-        """Ask the tenacity policy, in tenacity's order (retry?, wait, stop?).
+        """Give tenacity the failed attempt's outcome and step it once with ``iter()``.
 
-        Returns the pause before the next attempt, ``math.inf`` when the error is
-        worth retrying but the attempts are exhausted, and ``None`` when it is not
-        worth retrying at all, or when the policy itself raised (kept in
-        ``policy_error``: the attempt is still cleaned up, then the future fails).
+        tenacity runs ``retry``, ``after``, ``wait`` and ``stop`` in its own order and
+        keeps the state and statistics. Returns the pause before the next attempt,
+        ``math.inf`` when the error is worth retrying but tenacity's stop says the
+        attempts are exhausted, and ``None`` when it is not worth retrying at all,
+        or when the policy itself raised (kept in ``policy_error``: the attempt is
+        still cleaned up, then the future fails).
         """
         state = self.state
         state.attempt_number = len(self.future.attempts)
         state.outcome = tenacity.Future.construct(state.attempt_number, error, True)
         state.outcome_timestamp = self.monitor.clock.now()
+        traceback = error.__traceback__
         try:
-            if not self.policy.retry(state):
-                return None
-            state.upcoming_sleep = float(self.policy.wait(state))
-            if not state.upcoming_sleep >= 0:
-                raise ValueError(f"wait: returned {state.upcoming_sleep!r}, not seconds >= 0")
-            if self.policy.stop(state):
-                return math.inf
+            action = self.policy.iter(state)
+            pause = float(action) if isinstance(action, tenacity.DoSleep) else math.nan
+            if not pause >= 0:
+                raise ValueError(f"wait: returned {action!r}, not seconds >= 0")
         except Exception as problem:
+            if problem is error:  # tenacity re-raises an outcome not worth retrying
+                return None
+            if isinstance(problem, tenacity.RetryError) and problem.last_attempt is state.outcome:
+                return math.inf  # tenacity's stop: the attempts are exhausted
             problem.__cause__ = problem.__cause__ or error
             self.policy_error = problem
             return None
-        return state.upcoming_sleep
+        finally:
+            error.__traceback__ = traceback  # as the attempt left it, not tenacity's re-raise
+        return pause
 
     def _after_failure(
         self, failed: Future[T] | None, error: BaseException, decision: float | None
@@ -398,14 +520,43 @@ class _RetryRun(Generic[T]):
         elif decision is None:
             outer._set_exception_if_pending(error)
         elif not math.isfinite(decision) or stuck:
-            exhausted = RetriesExhausted(outer.name, outer.attempts)
-            exhausted.__cause__ = error
-            outer._set_exception_if_pending(exhausted)
+            self._give_up(error)
         elif self.deadline is not None and now + decision >= self.deadline:
             outer._set_exception_if_pending(self._out_of_time(error))
         else:
-            self.state.idle_for += decision
+            # The pause is certain now: tenacity's before_sleep, then what its own
+            # drivers do on DoSleep (prepare_for_next_attempt, sleep), the sleep
+            # being the monitor's timer.
+            if self.before_sleep is not None and not self._hook(self.before_sleep, error):
+                return
+            self.state.prepare_for_next_attempt()
             try:
                 self.monitor.call_later(decision, self._guarded(self._launch_later), owner=outer)
             except Exception as problem:  # the monitor is shut down or crashed
                 outer._set_exception_if_pending(problem)
+
+    def _give_up(self, error: BaseException) -> None:
+        """The attempts ran out: ``retry_error_callback``, ``reraise`` or RetriesExhausted."""
+        outer = self.future
+        callback = self.retry_error_callback
+        if callback is not None:
+            value: list[Any] = []
+            if self._hook(lambda state: value.append(callback(state)), error):
+                outer._set_result_if_pending(value[0])
+        elif self.reraise:
+            outer._set_exception_if_pending(error)
+        else:
+            exhausted = RetriesExhausted(outer.name, outer.attempts)
+            exhausted.__cause__ = error
+            outer._set_exception_if_pending(exhausted)
+
+    def _hook(self, hook: Hook, error: BaseException) -> bool:
+        """Run a tenacity hook on the state; if it raises, fail the operation with
+        that (its ``__cause__`` the attempt's error) and return False."""
+        try:
+            hook(self.state)
+        except Exception as problem:
+            problem.__cause__ = problem.__cause__ or error
+            self.future._set_exception_if_pending(problem)
+            return False
+        return True

@@ -236,9 +236,23 @@ class AsyncProxy:
             tout: float | None = None,
             timeout: float | None = None,
             retry: Any = None,
+            stop: Any = None,
+            wait: Any = None,
+            before: Any = None,
+            after: Any = None,
+            before_sleep: Any = None,
+            retry_error_callback: Any = None,
+            reraise: bool = False,
+            cleanup_last: bool = True,
             interval: PollInterval | float | None = None,
             **kwargs: Any,
         ) -> OperationFuture[Any]:
+            if isinstance(wait, bool):  # the plain call's own wait= (create_image has one)
+                raise TypeError(
+                    "wait: expected a tenacity wait strategy such as tenacity.wait_fixed(5),"
+                    f" got bool {wait!r}; {spec.call}{ASYNC_R}'s wait is the pause between"
+                    " attempts, and its future does the waiting the plain call's wait= does"
+                )
             monitor = self._monitor_or_default()
             attempt = self._twin(spec)
             method = getattr(self._proxy, spec.call)
@@ -257,6 +271,14 @@ class AsyncProxy:
                 tout=tout,
                 timeout=timeout,
                 retry=retry,
+                stop=stop,
+                wait=wait,
+                before=before,
+                after=after,
+                before_sleep=before_sleep,
+                retry_error_callback=retry_error_callback,
+                reraise=reraise,
+                cleanup_last=cleanup_last,
                 name=spec.call,
                 monitor=monitor,
             )
@@ -282,11 +304,17 @@ def _twin_doc(spec: OperationSpec) -> str:
 
 
 _RETRY_DOC = (
-    "\n\nRetries: up to ``try_count`` attempts of ``tout`` seconds each, all within"
-    " ``timeout`` seconds (the whole operation's deadline, if given); a failed or"
-    " timed-out attempt's object is deleted and waited on until gone before the next."
-    " ``retry`` is a tenacity retry strategy (default: failures in the cloud, timeouts"
-    " and transient request errors)."
+    "\n\nRetries (:func:`osfutures.retrying`): up to ``try_count`` attempts of ``tout``"
+    " seconds each, all within ``timeout`` seconds (the whole operation's deadline, if"
+    " given); a failed or timed-out attempt's object is deleted and waited on until gone"
+    " before the next (and after the last, unless ``cleanup_last=False``). ``retry``,"
+    " ``stop`` and ``wait`` are tenacity strategies (default retry: failures in the"
+    " cloud, timeouts and transient request errors; ``stop`` adds to ``try_count``;"
+    " ``wait`` is the pause between attempts, which the monitor times); ``before``,"
+    " ``after``, ``before_sleep``, ``retry_error_callback`` and ``reraise`` are"
+    " tenacity's hooks and option. All are checked before the plain call, so a refused"
+    " one creates nothing. The plain call's own ``wait`` and ``timeout``, where it has"
+    " them, are not passed on: the future does that waiting."
 )
 
 
