@@ -116,3 +116,13 @@ def check_count(name: str, value: Any, minimum: int = 1) -> int:
     if number < minimum:
         raise ValueError(f"{name}: need an integer >= {minimum}, got {value!r}")
     return number
+
+
+def require_hashable(name: str, value: object) -> None:
+    """Raise TypeError naming ``name`` unless ``value`` is hashable."""
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(
+            f"{name}: must be hashable (a string, number or tuple), got {type(value).__name__}"
+        ) from None

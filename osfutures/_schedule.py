@@ -7,9 +7,10 @@ without a clock or a thread.
 Four heaps, each ordered by time:
 
 * due: when each unbatched operation, or each batch group, is next to be polled;
-* ready: polls that fell due and wait for a probe thread or the rate cap, served in
-  the order they fell due, except that an operation whose deadline is near goes
-  ahead (:data:`URGENT`);
+* ready, one per endpoint: polls that fell due and wait for a probe thread or their
+  endpoint's rate cap, served in the order they fell due, except that an operation
+  whose deadline is near goes ahead (:data:`URGENT`); a capped endpoint holds back
+  only its own polls;
 * deadlines: when each operation times out;
 * timers: callables to run at a time (a retry's pause).
 
@@ -30,7 +31,7 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Container, Hashable, Iterator, Mapping
 from typing import Any
 
 from osfutures._probes import Answer, BatchContractError, Fetched, Listed
@@ -172,17 +173,19 @@ class Schedule:
         self._groups: dict[Hashable, Group] = {}
         # (time, sequence, what is due)
         self._due: list[tuple[float, int, Watch | Group]] = []
-        # (key: poll time, or earlier when the deadline is near; sequence; poll time;
-        # what is due)
-        self._ready: list[tuple[float, int, float, Watch | Group]] = []
+        # By endpoint: (key: poll time, or earlier when the deadline is near;
+        # sequence; poll time; what is due)
+        self._ready: dict[Hashable, list[tuple[float, int, float, Watch | Group]]] = {}
+        self._head: Hashable = None  # the endpoint of what next_ready returned
         self._deadlines: list[tuple[float, int]] = []
         self._timers: list[tuple[float, int, Callable[[], object], OperationFuture[Any]]] = []
         self._seq = itertools.count()
         self._next_sweep = -math.inf
-        #: Why due polls are waiting now, in words for a timeout's message (the rate
-        #: cap, or every probe thread busy); None when they are not. Set by the
-        #: monitor, which knows the limits.
+        #: Why due polls are waiting now, in words for a timeout's message: every
+        #: probe thread busy (``held_by``), or an endpoint's rate cap (``capped``,
+        #: by endpoint). Set by the monitor, which knows the limits.
         self.held_by: str | None = None
+        self.capped: dict[Hashable, str] = {}
         self._listing_warned: set[Hashable] = set()
 
     # -- operations and timers coming and going ----------------------------------
@@ -282,9 +285,10 @@ class Schedule:
             if watch.future._over:
                 self.forget(watch)
                 continue
-            if self.held_by is not None and watch.final_look is None and self._waiting(watch, now):
+            held_by = self.held_by or self.capped.get(self._endpoint_of(watch))
+            if held_by is not None and watch.final_look is None and self._waiting(watch, now):
                 # Still within the cap; a batch member's look is through its batch.
-                watch.final_look = self.held_by
+                watch.final_look = held_by
                 group = self._group_of(watch)
                 if group is not None:
                     group.final_looks.add(watch)
@@ -303,6 +307,10 @@ class Schedule:
             return not group.busy and group.due is not None and group.due < now
         return not watch.inflight and watch.next_poll < now
 
+    def _endpoint_of(self, watch: Watch) -> Hashable:
+        group = self._group_of(watch)
+        return watch.endpoint if group is None else group.batch.endpoint
+
     def _group_of(self, watch: Watch) -> Group | None:
         if watch.batch is None or watch.solo:
             return None
@@ -310,41 +318,48 @@ class Schedule:
 
     # -- polls ----------------------------------------------------------------------
 
-    def next_ready(self, now: float) -> Watch | Group | None:
-        """The poll to make next, if any is due at ``now``; it stays first in line
-        until :meth:`board` takes it."""
+    def next_ready(self, now: float, blocked: Container[Hashable] = ()) -> Watch | Group | None:
+        """The poll to make next, if any is due at ``now`` for an endpoint not in
+        ``blocked``; it stays first in line until :meth:`board` takes it."""
         due, ready = self._due, self._ready
         while due and due[0][0] <= now:
             when, seq, item = heapq.heappop(due)
             if self._is_current(when, item):
-                heapq.heappush(ready, (min(when, item.deadline - URGENT), seq, when, item))
-        while ready:
-            _, _, when, item = ready[0]
-            if not self._is_current(when, item):
-                heapq.heappop(ready)
-            elif isinstance(item, Watch) and item.future._over:  # cancelled by its user
-                heapq.heappop(ready)
-                self.forget(item)
-            else:
-                return item
-        return None
+                entry = (min(when, item.deadline - URGENT), seq, when, item)
+                heapq.heappush(ready.setdefault(_endpoint(item), []), entry)
+        first: tuple[float, int, float, Watch | Group] | None = None
+        for endpoint, heap in ready.items():
+            if endpoint in blocked:
+                continue
+            while heap:
+                _, _, when, item = heap[0]
+                if not self._is_current(when, item):
+                    heapq.heappop(heap)
+                elif isinstance(item, Watch) and item.future._over:  # cancelled by its user
+                    heapq.heappop(heap)
+                    self.forget(item)
+                else:
+                    if first is None or heap[0] < first:
+                        first, self._head = heap[0], endpoint
+                    break
+        return None if first is None else first[3]
 
-    def oldest_ready(self) -> float:
-        """When the longest-waiting ready poll fell due (``inf`` if none waits)."""
-        return min((e[2] for e in self._ready), default=math.inf)
+    def oldest_ready(self, endpoint: Hashable) -> float:
+        """When the longest-waiting ready poll of ``endpoint`` fell due (``inf``: none)."""
+        return min((e[2] for e in self._ready.get(endpoint, ())), default=math.inf)
 
-    def waiting(self) -> int:
-        """How many ready polls wait (stale entries included)."""
-        return len(self._ready)
+    def waiting(self, endpoint: Hashable) -> int:
+        """How many ready polls of ``endpoint`` wait (stale entries included)."""
+        return len(self._ready.get(endpoint, ()))
 
     def board(self) -> tuple[Watch | list[Hashable], Group | None]:
-        """Take the first ready poll off the line: a watch to fetch on its own, or
-        the items of a group to list (with the group).
+        """Take the poll :meth:`next_ready` returned off the line: a watch to fetch on
+        its own, or the items of a group to list (with the group).
 
         What it takes is in flight until :meth:`answered` or :meth:`given_up` is
         called for it.
         """
-        _, _, _, item = heapq.heappop(self._ready)
+        _, _, _, item = heapq.heappop(self._ready[self._head])
         if isinstance(item, Watch):
             item.inflight = True
             return item, None
@@ -530,15 +545,19 @@ class Schedule:
 
     # -- upkeep ------------------------------------------------------------------------
 
-    def next_wake(self, polls_allowed: bool, not_before: float) -> float | None:
-        """When something here is next due: a poll (if ``polls_allowed``, and not
-        before ``not_before``, the rate cap's next token), a deadline or a timer."""
+    def next_wake(self, polls_allowed: bool, not_before: Mapping[Hashable, float]) -> float | None:
+        """When something here is next due: a poll (if ``polls_allowed``; for a
+        capped endpoint not before ``not_before[endpoint]``, its next token), a
+        deadline or a timer."""
         candidates = []
         if polls_allowed:
             if self._due:
-                candidates.append(max(self._due[0][0], not_before))
-            if self._ready:
-                candidates.append(not_before)
+                candidates.append(self._due[0][0])
+            candidates.extend(
+                not_before.get(endpoint, -math.inf)
+                for endpoint, heap in self._ready.items()
+                if heap
+            )
         if self._deadlines:
             candidates.append(self._deadlines[0][0])
         if self._timers:
@@ -559,9 +578,12 @@ class Schedule:
         if len(self._due) > 2 * (live + len(self._groups)) + 1024:
             self._due = [e for e in self._due if self._is_current(e[0], e[2])]
             heapq.heapify(self._due)
-        if len(self._ready) > 2 * (live + len(self._groups)) + 1024:
-            self._ready = [e for e in self._ready if self._is_current(e[2], e[3])]
-            heapq.heapify(self._ready)
+        for endpoint, heap in list(self._ready.items()):
+            if not heap:
+                del self._ready[endpoint]
+            elif len(heap) > 2 * (live + len(self._groups)) + 1024:
+                self._ready[endpoint] = [e for e in heap if self._is_current(e[2], e[3])]
+                heapq.heapify(self._ready[endpoint])
 
     def _sweep(self) -> None:
         for group in list(self._groups.values()):
@@ -569,6 +591,10 @@ class Schedule:
                 if watch.future._over:
                     self.forget(watch)
             group.deadline = min((w.deadline for w in group.members()), default=math.inf)
+
+
+def _endpoint(item: Watch | Group) -> Hashable:
+    return item.endpoint if isinstance(item, Watch) else item.batch.endpoint
 
 
 def _fatal(watch: Watch, error: BaseException) -> bool:

@@ -39,6 +39,8 @@ class Watch:
     timeout: float
     batch: Batch | None
     item: Hashable
+    #: What its own fetch's requests go to (the rate cap is per endpoint); None: none.
+    endpoint: Hashable
     #: When the call was made: the deadline runs from here.
     started: float
     deadline: float = 0.0

@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from osfutures._checks import (
     check_timeout,
     require_callable,
     require_clock,
+    require_hashable,
     require_instance,
 )
 from osfutures._probes import Answer, Probes
@@ -118,8 +119,10 @@ class Monitor:
         default_timeout: deadline of operations submitted without ``timeout``.
         default_interval: polling cadence of operations submitted without
             ``interval``.
-        max_probes_per_second: cap on probe calls (requests) this monitor makes per
-            second, across all operations; ``None`` for no cap.
+        max_probes_per_second: cap on the probe requests this monitor makes per
+            second to each endpoint (what a :class:`~osfutures.Batch` or
+            :meth:`watch` names: a cloud service's URL); ``None`` for no cap.
+            Probes that name no endpoint (in-process fetches) are not capped.
         probe_timeout: how long one probe call may take before the monitor stops
             waiting for it and polls again later.
         probe_workers: threads that run probe calls. A probe abandoned after
@@ -160,11 +163,9 @@ class Monitor:
         )
         self.probe_timeout = probe_timeout
         self.name = name
-        self._limiter = (
-            RateLimiter(max_probes_per_second, now=self._clock.now())
-            if max_probes_per_second is not None
-            else None
-        )
+        if max_probes_per_second is not None:
+            RateLimiter(max_probes_per_second)  # checks it here, where it is given
+        self._rate = max_probes_per_second
         self._runner = CallbackRunner(callback_workers, name=f"{name}-callback", on_idle=self._wake)
 
         # Shared with other threads, guarded by _cond.
@@ -188,7 +189,9 @@ class Monitor:
         # Work items taken off the intake and not yet in the schedule: _crash finds
         # them here.
         self._taking: list[_WorkItem] = []
-        self._throttled_until = -math.inf
+        # By endpoint: its request budget, and when its next request is allowed.
+        self._limiters: dict[Hashable, RateLimiter] = {}
+        self._throttled_until: dict[Hashable, float] = {}
         self._warned_late = False
 
     # -- public API -----------------------------------------------------------
@@ -208,6 +211,7 @@ class Monitor:
         reader: Reader | None = None,
         on_gone: OnGone | None = None,
         batch: BatchMember | None = None,
+        endpoint: Hashable = None,
         timeout: float | None = None,
         interval: PollInterval | float | None = None,
         name: str = "operation",
@@ -240,6 +244,9 @@ class Monitor:
                 :class:`~osfutures.ResourceGone`, at the first "gone" answer).
             batch: poll together with the other members of a
                 :class:`~osfutures.Batch`: ``batch=the_batch.member(item)``.
+            endpoint: what ``fetch``'s requests go to (a URL): the rate cap is per
+                endpoint. Default: the batch's endpoint, else none (an in-process
+                fetch, not capped).
             timeout: seconds until the deadline; ``None`` for the monitor's
                 ``default_timeout``; ``math.inf`` for none.
             interval: seconds between polls, or a :class:`~osfutures.PollInterval`.
@@ -259,8 +266,8 @@ class Monitor:
         Raises:
             TypeError: ``fetch`` or another callable argument is not callable;
                 neither or both of ``states`` and ``ready`` are given; ``states``,
-                ``reader``, ``on_gone`` or ``batch`` is not of its type; or a
-                number argument is not a number.
+                ``reader``, ``on_gone`` or ``batch`` is not of its type;
+                ``endpoint`` is not hashable; or a number argument is not a number.
             ValueError: ``timeout`` or ``interval`` is not > 0.
             MonitorShutdown: the monitor was shut down.
             MonitorCrashed: the monitor thread died.
@@ -283,6 +290,7 @@ class Monitor:
                 f" {type(batch).__name__} {batch!r}"
             )
         require_callable("is_fatal", is_fatal, optional=True)
+        require_hashable("endpoint", endpoint)
         deadline = check_timeout("timeout", timeout)
         poll_interval = PollInterval.coerce(interval, self.default_interval)
         require_instance("name", name, str)
@@ -307,6 +315,7 @@ class Monitor:
             timeout=deadline if deadline is not None else self.default_timeout,
             batch=None if batch is None else batch.batch,
             item=None if batch is None else batch.item,
+            endpoint=endpoint if endpoint is not None or batch is None else batch.batch.endpoint,
             # The deadline runs from the call, not from when the monitor thread wakes.
             started=self._clock.now(),
         )
@@ -547,36 +556,49 @@ class Monitor:
             self._probes.abandon_all()
 
     def _dispatch(self, now: float) -> None:
-        """Start the polls that are due, as probe threads and the rate cap allow."""
-        schedule, probes, limiter = self._schedule, self._probes, self._limiter
-        while schedule.next_ready(now) is not None:
+        """Start the polls that are due, as probe threads and the rate caps allow."""
+        schedule, probes = self._schedule, self._probes
+        schedule.held_by = None
+        schedule.capped.clear()
+        while (item := schedule.next_ready(now, schedule.capped)) is not None:
             if not probes.has_slot():
                 schedule.held_by = f"all {probes.workers} probe threads being busy"
                 return  # a result will wake us
+            endpoint = item.endpoint if isinstance(item, Watch) else item.batch.endpoint
+            limiter = self._limiter(endpoint, now)
             if limiter is not None:
                 wait = limiter.take(now)
                 if wait > 0:
-                    self._throttled_until = now + wait
-                    schedule.held_by = f"the monitor's cap of {limiter.rate:g} probes/s"
-                    self._warn_late(now - schedule.oldest_ready())
-                    return
+                    # Only this endpoint's polls wait; the others' go on.
+                    self._throttled_until[endpoint] = now + wait
+                    schedule.capped[endpoint] = f"the monitor's cap of {limiter.rate:g} probes/s"
+                    self._warn_late(endpoint, now - schedule.oldest_ready(endpoint))
+                    continue
             polled, group = schedule.board()
             probes.launch(polled, group, now, self._report)
-        schedule.held_by = None
 
-    def _warn_late(self, lateness: float) -> None:
-        if self._warned_late or lateness < LATE_WARNING or self._limiter is None:
+    def _limiter(self, endpoint: Hashable, now: float) -> RateLimiter | None:
+        if endpoint is None or self._rate is None:
+            return None
+        limiter = self._limiters.get(endpoint)
+        if limiter is None:
+            limiter = self._limiters[endpoint] = RateLimiter(self._rate, now=now)
+        return limiter
+
+    def _warn_late(self, endpoint: Hashable, lateness: float) -> None:
+        if self._warned_late or lateness < LATE_WARNING:
             return
         self._warned_late = True
         log.warning(
-            "osfutures: monitor %r polls %.1fs late: its operations ask for more than its"
-            " cap of %g probes/s (max_probes_per_second), with %d polls waiting. Batch"
-            " them, poll less often (interval), or raise the cap; an operation whose"
-            " polls were held back gets one more look at its deadline.",
+            "osfutures: monitor %r polls %s %.1fs late: its operations ask for more than"
+            " its cap of %g probes/s (max_probes_per_second), with %d polls waiting."
+            " Batch them, poll less often (interval), or raise the cap; an operation"
+            " whose polls were held back gets one more look at its deadline.",
             self.name,
+            endpoint,
             lateness,
-            self._limiter.rate,
-            self._schedule.waiting(),
+            self._rate,
+            self._schedule.waiting(endpoint),
         )
 
     def _next_wake(self) -> float | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from osfutures._checks import check_count, require_callable, require_instance
+from osfutures._checks import check_count, require_callable, require_hashable, require_instance
 
 __all__ = [
     "GONE",
@@ -163,19 +163,26 @@ class Batch:
         key: anything hashable naming the group, e.g. ``("servers", cloud, project)``.
         fetch_many: fetches many items in as few requests as it can.
         changes_only: ``fetch_many`` answers only what changed since its last answer.
+        endpoint: what ``fetch_many``'s requests go to (a URL): the monitor's
+            ``max_probes_per_second`` caps the requests to each endpoint. ``None``
+            (an in-process fetch) is not capped. A member's own fetch goes to the
+            same endpoint unless its ``watch()`` names another.
 
     Raises:
-        TypeError: ``key`` is not hashable or ``fetch_many`` is not callable.
+        TypeError: ``key`` or ``endpoint`` is not hashable, ``fetch_many`` is not
+            callable.
     """
 
     key: Hashable
     fetch_many: Callable[[Sequence[Hashable]], Mapping[Hashable, Any]]
     changes_only: bool = False
+    endpoint: Hashable = None
 
     def __post_init__(self) -> None:
-        _require_hashable("Batch(key)", self.key)
+        require_hashable("Batch(key)", self.key)
         require_callable("Batch(fetch_many)", self.fetch_many)
         require_instance("Batch(changes_only)", self.changes_only, bool)
+        require_hashable("Batch(endpoint)", self.endpoint)
 
     def member(self, item: Hashable) -> BatchMember:
         """This batch with the item ``fetch_many`` looks one operation up by.
@@ -207,7 +214,7 @@ class BatchMember:
         require_instance("BatchMember(batch)", self.batch, Batch)
         if self.item is None:
             raise ValueError("BatchMember(item): need the item fetch_many looks up, got None")
-        _require_hashable("BatchMember(item)", self.item)
+        require_hashable("BatchMember(item)", self.item)
 
 
 @dataclass(frozen=True)
@@ -269,15 +276,6 @@ class OnGone:
     def __post_init__(self) -> None:
         require_instance("OnGone(succeed)", self.succeed, bool)
         check_count("OnGone(after)", self.after)
-
-
-def _require_hashable(name: str, value: object) -> None:
-    try:
-        hash(value)
-    except TypeError:
-        raise TypeError(
-            f"{name}: must be hashable (a string, number or tuple), got {type(value).__name__}"
-        ) from None
 
 
 _STATUS = attribute_getter("status")

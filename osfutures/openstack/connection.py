@@ -46,6 +46,7 @@ _VANISHED = OnGone()
 _SERVICES = frozenset(spec.service for spec in SPECS)
 _listings_lock = threading.Lock()
 _listings: weakref.WeakKeyDictionary[Any, dict[str, _Listing]] = weakref.WeakKeyDictionary()
+_endpoints: weakref.WeakKeyDictionary[Any, dict[str, Hashable]] = weakref.WeakKeyDictionary()
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -57,12 +58,16 @@ def is_fatal(error: BaseException) -> bool:
 class _Listing:
     """The batch of one kind on one connection, and the single fetch beside it."""
 
-    def __init__(self, conn: Any, kind: Kind, lister: Lister) -> None:
+    def __init__(self, conn: Any, kind: Kind, lister: Lister, endpoint: Hashable) -> None:
         self.kind = kind
         self.lister = lister
         # One batch per connection and kind: different connections (clouds,
         # projects, users) are polled separately.
-        self.batch = Batch(key=(kind.name, id(conn)), fetch_many=self.fetch_many)
+        self.batch = Batch(
+            key=(kind.name, id(conn)),
+            fetch_many=self.fetch_many,
+            endpoint=endpoint,
+        )
 
     def fetch_many(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         present = self.kind.present
@@ -72,7 +77,22 @@ class _Listing:
         return self.kind.present(self.lister.fetch_one(resource_id))
 
 
-def _listing(conn: Any, kind: Kind) -> _Listing | None:
+def _endpoint(conn: Any, service: str) -> Hashable:
+    """What a service's requests go to (its URL), for the monitor's per-endpoint cap:
+    connections to one cloud share the cap of each of its services."""
+    with _listings_lock:
+        known = _endpoints.setdefault(conn, {})
+        if service in known:
+            return known[service]
+    try:
+        endpoint: Hashable = getattr(conn, service).get_endpoint()
+    except Exception:  # no catalog to ask: still one cap per connection and service
+        endpoint = (service, id(conn))
+    with _listings_lock:
+        return known.setdefault(service, endpoint)
+
+
+def _listing(conn: Any, kind: Kind, endpoint: Hashable) -> _Listing | None:
     if kind.lister is None:
         return None
     with _listings_lock:
@@ -80,7 +100,7 @@ def _listing(conn: Any, kind: Kind) -> _Listing | None:
         listing = per_conn.get(kind.name)
         if listing is None:
             listing = per_conn[kind.name] = _Listing(
-                conn, kind, kind.lister(conn, kind.service, kind.get)
+                conn, kind, kind.lister(conn, kind.service, kind.get), endpoint
             )
         return listing
 
@@ -121,7 +141,8 @@ def start_twin(
             f"{spec.call}: cannot tell which {kind.name} to watch from these arguments"
             f" and result ({result!r})"
         )
-    listing = _listing(conn, kind)
+    endpoint = _endpoint(conn, kind.service)
+    listing = _listing(conn, kind, endpoint)
     fetch: Callable[[], Any] = (
         functools.partial(listing.fetch_one, resource_id)
         if listing is not None
@@ -136,6 +157,7 @@ def start_twin(
         reader=kind.reader,
         on_gone=_on_gone(spec, arguments),
         batch=listing.batch.member(resource_id) if listing is not None else None,
+        endpoint=endpoint,
         timeout=timeout,
         interval=interval,
         name=f"{spec.call} {resource_id}",

@@ -262,9 +262,11 @@ def throttled(clock: ManualClock) -> Iterator[Callable[[float], Monitor]]:
 def _watch(
     monitor: Monitor, table: Table, key: str, status: str, timeout: float
 ) -> OperationFuture[Any]:
-    """Put a row in ``status`` and watch it until ACTIVE."""
+    """Put a row in ``status`` and watch it until ACTIVE, capped as the cloud's."""
     table.put(key, status)
-    return monitor.watch_states(table.fetcher(key), target={"ACTIVE"}, timeout=timeout)
+    return monitor.watch_states(
+        table.fetcher(key), target={"ACTIVE"}, timeout=timeout, endpoint="cloud"
+    )
 
 
 def _run(clock: ManualClock, monitor: Monitor, seconds: float, step: float = 0.1) -> None:

@@ -259,13 +259,36 @@ def test_probe_rate_cap_holds_across_operations(clock: ManualClock, table: Table
     try:
         for i in range(20):
             table.put(f"vm{i}", "BUILD")
-            monitor.watch_states(table.fetcher(f"vm{i}"), target={"ACTIVE"})
+            monitor.watch_states(table.fetcher(f"vm{i}"), target={"ACTIVE"}, endpoint="nova")
         for _ in range(10):
             clock.advance(0.5)
             assert monitor.wait_idle()
         # 5 seconds at 2 per second, plus the initial burst of 2.
         assert table.fetches <= 12
         assert table.fetches >= 10
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+def test_the_cap_is_per_endpoint_and_in_process_fetches_are_not_capped(
+    clock: ManualClock, table: Table
+) -> None:
+    monitor = Monitor(clock=clock, default_interval=1.0, max_probes_per_second=2.0)
+    try:
+        for i in range(20):
+            table.put(f"vm{i}", "BUILD")
+            monitor.watch_states(table.fetcher(f"vm{i}"), target={"ACTIVE"}, endpoint="nova")
+        table.put("vol", "available")
+        volume = monitor.watch_states(table.fetcher("vol"), target={"available"}, endpoint="cinder")
+        local = [
+            monitor.watch_states(lambda: {"status": "ACTIVE"}, target={"ACTIVE"}) for _ in range(20)
+        ]
+        for _ in range(3):
+            clock.advance(0.5)
+            assert monitor.wait_idle()
+        assert volume.done(), "held back by nova's cap"
+        assert all(f.done() for f in local), "in-process fetches were capped"
+        assert table.fetches <= 2 + 3 + 1, "nova's cap: a burst of 2, then 2/s"
     finally:
         monitor.shutdown(cancel_futures=True)
 

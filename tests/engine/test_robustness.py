@@ -268,7 +268,7 @@ def test_infinite_probe_timeout_does_not_crash_the_monitor() -> None:
 
 def test_rate_cap_counts_fallback_fetches(clock: ManualClock, table: Table) -> None:
     monitor = Monitor(clock=clock, default_interval=1.0, max_probes_per_second=2.0)
-    batch = Batch(key="servers", fetch_many=lambda items: {})
+    batch = Batch(key="servers", fetch_many=lambda items: {}, endpoint="nova")
     try:
         for i in range(20):
             table.put(f"vm{i}", "BUILD")

@@ -39,6 +39,7 @@ def make_watch(
         timeout=timeout,
         batch=batch,
         item=item,
+        endpoint=None if batch is None else batch.endpoint,
         started=started,
     )
 
@@ -74,7 +75,7 @@ def test_members_of_a_batch_ride_on_one_request(schedule: Schedule) -> None:
 
     schedule.answered(
         group,
-        listing(["vm0", "vm1", "vm2"], **dict.fromkeys(["vm0", "vm1", "vm2"], {"status": "BUILD"})),
+        listing(["vm0", "vm1", "vm2"], **{f"vm{i}": {"status": "BUILD"} for i in range(3)}),
         now=1.5,
     )
     assert all(w.future.status == "BUILD" for w in members)
