@@ -9,6 +9,7 @@ timeout is the caller's, never derived from these.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -97,7 +98,7 @@ class PollInterval:
                 f"{name}: expected seconds or a PollInterval, got {type(value).__name__} {value!r}"
             )
         check_timeout(name, value, allow_none=False, allow_inf=False)
-        return cls(initial=value, factor=1.0, maximum=value, jitter=0.0)
+        return _fixed(float(value))
 
     def delay(self, polls: int, rng: random.Random) -> float:
         """The wait before the next poll, after ``polls`` polls without a change."""
@@ -108,6 +109,12 @@ class PollInterval:
         if self.jitter:
             base *= 1 + rng.uniform(-self.jitter, self.jitter)
         return base
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed(seconds: float) -> PollInterval:
+    # Thousands of operations polled every N seconds share one (frozen) interval.
+    return PollInterval(initial=seconds, factor=1.0, maximum=seconds, jitter=0.0)
 
 
 class RateLimiter:
