@@ -69,8 +69,8 @@ class Group:
         interval: the tightest polling interval among its members.
         quiet: polls in a row in which no member changed status or joined.
         failures: failed listings in a row.
-        unseen: members not observed yet: left out of a ``changes_only`` answer,
-            they are fetched on their own.
+        unseen: members no answer has carried yet: left out of a ``changes_only``
+            answer, they are fetched on their own.
         asked: the members that were unseen when the request in flight was made.
         final_looks: members granted one more look at their deadline.
         deadline: the soonest deadline among its members (recomputed by the sweep;
@@ -116,8 +116,9 @@ class Group:
             self.twins.setdefault(item, []).append(watch)
         else:
             self.items[item] = watch
-        if watch.seen_at is None:
-            self.unseen.add(watch)
+        # Until the batch (or its own fetch) has answered for it: an initial object
+        # (a create call's result) is not what the listing knows.
+        self.unseen.add(watch)
         if self.interval is None or watch.interval.initial < self.interval.initial:
             self.interval = watch.interval
         self.deadline = min(self.deadline, watch.deadline)
@@ -418,13 +419,13 @@ class Schedule:
                 moved |= self._judge(group, watch, None, error, now)
         items, twins = group.items, group.twins
         for item, value in answer.found.items():
-            watch = items.get(item)
-            if watch is None:
+            member = items.get(item)
+            if member is None:
                 continue
             if twins and item in twins:
-                for twin in twins[item]:
+                for twin in list(twins[item]):  # one that ends leaves the list
                     moved |= self._judge(group, twin, value, None, now)
-            moved |= self._judge(group, watch, value, None, now)
+            moved |= self._judge(group, member, value, None, now)
         if error is None:
             if group.batch.changes_only:
                 # Left out means unchanged, except for a member never seen yet.

@@ -91,14 +91,18 @@ class Watch:
             future._observe(status, reader.progress_of(value))
             verdict = self._verdict(value, status)
             if verdict is Verdict.READY:
-                future._set_result_if_pending(value)
+                future._set_result_if_pending(self._handed_over(value))
             elif verdict is not None:
                 fault = reader.fault_of(value) if reader.fault_of else None
                 if verdict is Verdict.UNEXPECTED and not fault:
                     fault = f"unexpected state {status}"
                 future._set_exception_if_pending(
                     OperationFailed(
-                        self.describe(), resource=value, status=status, fault=fault, elapsed=elapsed
+                        self.describe(),
+                        resource=self._handed_over(value),
+                        status=status,
+                        fault=fault,
+                        elapsed=elapsed,
                     )
                 )
         except Exception as problem:  # a user's test or getter raised: fail this one only
@@ -122,18 +126,23 @@ class Watch:
         future = self.future
         if self.on_gone.succeed:
             future._observe("DELETED", future.progress)
-            future._set_result_if_pending(self.last)
+            future._set_result_if_pending(self._handed_over(self.last))
             return
         self.gone_seen += 1
         if self.gone_seen >= self.on_gone.after:
             future._set_exception_if_pending(
                 ResourceGone(
                     f"{self.describe()} disappeared",
-                    resource=self.last,
+                    resource=self._handed_over(self.last),
                     status=future.status,
                     elapsed=elapsed,
                 )
             )
+
+    def _handed_over(self, obj: Any) -> Any:
+        """What the caller gets for a fetched object (see :class:`~osfutures.Reader`)."""
+        make = self.reader.result
+        return obj if make is None or obj is None else make(obj)
 
     def time_out(self, now: float) -> None:
         """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline)."""

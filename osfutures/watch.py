@@ -152,8 +152,8 @@ class Batch:
     the batch's previous answer (an item it leaves out is as it was last seen), so
     a cycle costs what changed, not what is watched: at a hundred thousand pending
     operations this is the difference between milliseconds and a second per cycle.
-    An operation that has never been seen (no answer and no ``initial`` object yet)
-    and is left out is still fetched on its own.
+    A member that no answer has carried yet (its ``initial`` object does not count)
+    and is left out is still fetched on its own, once.
 
     A listing costs about the same for one operation as for a thousand, so a batch
     is polled as a whole: as often as its tightest member's ``interval`` asks while
@@ -232,6 +232,10 @@ class Reader:
         settled: true once nothing is in progress on the object; until then its
             state does not count (Nova keeps a stopping server ACTIVE until it is
             SHUTOFF). ``None``: every state counts. Used with :class:`States` only.
+        result: makes what the caller gets (the future's result, an error's
+            ``resource``) from a fetched object, once, when the operation ends;
+            ``None``: the object itself. Lets a probe return a light view of each
+            object (a listing's JSON record) and build the full one only at the end.
 
     Raises:
         TypeError: a field is neither a name nor a callable.
@@ -241,6 +245,7 @@ class Reader:
     progress: str | Getter = "progress"
     fault: str | Getter | None = None
     settled: Callable[[Any], bool] | None = None
+    result: Callable[[Any], Any] | None = None
     # The fields as getters, resolved once: the monitor calls them on every poll.
     status_of: Getter = field(init=False, repr=False, compare=False)
     progress_of: Getter = field(init=False, repr=False, compare=False)
@@ -248,6 +253,7 @@ class Reader:
 
     def __post_init__(self) -> None:
         require_callable("Reader(settled)", self.settled, optional=True)
+        require_callable("Reader(result)", self.result, optional=True)
         object.__setattr__(self, "status_of", _getter("Reader(status)", self.status))
         object.__setattr__(self, "progress_of", _getter("Reader(progress)", self.progress))
         fault = None if self.fault is None else _getter("Reader(fault)", self.fault)

@@ -61,17 +61,21 @@ class _Listing:
     def __init__(self, conn: Any, kind: Kind, lister: Lister, endpoint: Hashable) -> None:
         self.kind = kind
         self.lister = lister
+        # An incremental lister answers only what moved: a cycle then costs the
+        # monitor what changed, not what is watched.
+        self._answer = lister.fetch_changes if lister.incremental else lister.fetch_many
         # One batch per connection and kind: different connections (clouds,
         # projects, users) are polled separately.
         self.batch = Batch(
             key=(kind.name, id(conn)),
             fetch_many=self.fetch_many,
+            changes_only=lister.incremental,
             endpoint=endpoint,
         )
 
     def fetch_many(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         present = self.kind.present
-        return {i: present(obj) for i, obj in self.lister.fetch_many(ids).items()}
+        return {i: present(obj) for i, obj in self._answer(ids).items()}
 
     def fetch_one(self, resource_id: str) -> Any:
         return self.kind.present(self.lister.fetch_one(resource_id))

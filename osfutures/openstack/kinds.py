@@ -64,6 +64,8 @@ class Kind:
         fault: reads the cloud's explanation of a failure.
         settled: true once no task is in progress on it, so a state read right
             after an action is not mistaken for the action's outcome.
+        result: makes what the caller gets from what its lister returned (a listed
+            server's record is built into a ``Server`` only then), or ``None``.
         lister: makes the batch fetcher for this kind from (connection, service,
             get), or ``None`` when it can only be fetched one by one.
     """
@@ -76,13 +78,18 @@ class Kind:
     progress: Callable[[Any], Any] = _nothing
     fault: Callable[[Any], str | None] = _nothing
     settled: Callable[[Any], bool] = _always
+    result: Callable[[Any], Any] | None = None
     lister: Callable[[Any, str, str], batching.Lister] | None = None
 
     @functools.cached_property
     def reader(self) -> Reader:
         """How the monitor reads this kind's status, progress, fault and settling."""
         return Reader(
-            status=self.status, progress=self.progress, fault=self.fault, settled=self.settled
+            status=self.status,
+            progress=self.progress,
+            fault=self.fault,
+            settled=self.settled,
+            result=self.result,
         )
 
     def state(self, obj: Any) -> str:
@@ -115,6 +122,7 @@ KINDS: dict[str, Kind] = _kinds(
         progress=_attr("progress"),
         fault=_nova_fault,
         settled=_settled_server,
+        result=batching.as_server,
         lister=batching.ChangesSinceLister,
     ),
     Kind(

@@ -98,34 +98,48 @@ def test_a_member_left_out_of_its_listing_is_fetched_on_its_own(schedule: Schedu
     assert not missing.solo and list(group.items) == ["a", "b"], "back in its batch"
 
 
+def answer_all(schedule: Schedule, now: float, status: str = "BUILD") -> Group:
+    """Let the one due batch be answered for every member it asks for."""
+    group = schedule.next_ready(now)
+    assert isinstance(group, Group)
+    items, _ = schedule.board()
+    assert isinstance(items, list)
+    schedule.answered(group, Listed(items, {i: {"status": status} for i in items}, None), now)
+    return group
+
+
 def test_a_changes_only_answer_costs_what_changed(schedule: Schedule) -> None:
     batch = Batch("servers", lambda items: {}, changes_only=True)
     members = [make_watch(batch=batch, item=i) for i in range(1000)]
     for watch in members:
-        watch.seen_at = 0.0  # judged already (a twin's initial object)
         schedule.add(watch)
-    group = schedule.next_ready(1.0)
-    assert isinstance(group, Group)
+    group = answer_all(schedule, 1.0)
+    assert schedule.next_ready(2.0) is group
     schedule.board()
-    schedule.answered(group, Listed(list(range(1000)), {7: {"status": "ACTIVE"}}, None), 1.0)
+    schedule.answered(group, Listed(list(range(1000)), {7: {"status": "ACTIVE"}}, None), 2.0)
     assert members[7].future.result(timeout=0) == {"status": "ACTIVE"}
     left_out = [w for w in members if w is not members[7]]
     assert not any(w.solo or w.future.done() for w in left_out), "left out = unchanged"
     assert len(group) == 999
 
 
-def test_a_changes_only_member_never_seen_is_fetched_if_left_out(schedule: Schedule) -> None:
+def test_a_changes_only_member_never_answered_is_fetched_if_left_out(
+    schedule: Schedule,
+) -> None:
     batch = Batch("servers", lambda items: {}, changes_only=True)
-    seen, fresh = make_watch(batch=batch, item="a"), make_watch(batch=batch, item="b")
-    seen.seen_at = 0.0
+    seen = make_watch(batch=batch, item="a")
     schedule.add(seen)
+    answer_all(schedule, 1.0)
+    # Its initial object (a create call's result) is not what the listing knows.
+    fresh = make_watch(started=1.0, batch=batch, item="b")
+    fresh.seen_at = 1.0
     schedule.add(fresh)
-    group = schedule.next_ready(1.0)
+    group = schedule.next_ready(2.0)
     assert isinstance(group, Group)
     schedule.board()
-    late = make_watch(started=1.0, batch=batch, item="c")
+    late = make_watch(started=2.0, batch=batch, item="c")
     schedule.add(late)  # joins while the listing is on its way: not asked yet
-    schedule.answered(group, Listed(["a", "b"], {}, None), now=1.1)
+    schedule.answered(group, Listed(["a", "b"], {}, None), now=2.1)
     assert fresh.solo and not seen.solo and not late.solo
 
 
@@ -256,9 +270,9 @@ def test_a_batch_member_held_back_gets_its_last_look_through_its_batch(
     pressed = make_watch(batch=batch, item="a", timeout=3.0)
     relaxed = make_watch(batch=batch, item="b", timeout=100.0)
     for watch in (pressed, relaxed):
-        watch.seen_at = 0.0
         schedule.add(watch)
-    assert isinstance(schedule.next_ready(1.0), Group)  # due, but the cap holds it
+    answer_all(schedule, 1.0)
+    assert isinstance(schedule.next_ready(2.0), Group)  # due, but the cap holds it
     schedule.held_by = "the monitor's cap of 1 probes/s"
     schedule.expire(3.0)
     assert not pressed.future.done()
@@ -269,6 +283,16 @@ def test_a_batch_member_held_back_gets_its_last_look_through_its_batch(
     error = pressed.future.exception(timeout=0)
     assert isinstance(error, OperationTimeout) and error.delayed_by is not None
     assert not relaxed.future.done()
+
+
+def test_two_watches_of_one_item_are_both_answered(schedule: Schedule) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=True)
+    first, second = make_watch(batch=batch, item="a"), make_watch(batch=batch, item="a")
+    schedule.add(first)
+    schedule.add(second)
+    answer_all(schedule, 1.0, status="ACTIVE")
+    assert first.future.done() and second.future.done()
+    assert not schedule.watches
 
 
 def test_the_sweep_drops_members_their_users_cancelled(schedule: Schedule) -> None:

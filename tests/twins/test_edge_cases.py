@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from keystoneauth1 import exceptions as ks_exc
 
 import osfutures
-from osfutures.openstack.batching import ChangesSinceLister
 from osfutures.openstack.specs import specs_for
 from osfutures.testing import FakeCloud
 from osfutures.testing.fakecloud.scenario import DEFAULT_RULES, NameRule, Outcome, Scenario
@@ -79,44 +77,6 @@ def test_confirm_resize_of_a_stopped_server_succeeds(
     conn.compute.resize_server_async(server, other).result(timeout=30)
     future = conn.compute.confirm_server_resize_async(server, timeout=20)
     assert repr(future.exception(timeout=30)) == "None"
-
-
-def _server(sid: str, status: str, task: str | None, updated: str) -> Any:
-    return SimpleNamespace(id=sid, status=status, task_state=task, updated_at=updated)
-
-
-def test_get_does_not_overwrite_a_newer_listed_copy() -> None:
-    class Compute:
-        # Every change so far; a listing answers with those since changes-since, as
-        # Nova does (ISO timestamps of one format compare as text).
-        def __init__(self) -> None:
-            self.listing: list[Any] = []
-            self.during_get: Any = None
-
-        def servers(self, details: bool, changes_since: str) -> list[Any]:
-            return [s for s in self.listing if s.updated_at >= changes_since]
-
-        def get_server(self, sid: str) -> Any:
-            answer = _server(sid, "BUILD", "spawning", "2030-01-01T00:00:10Z")
-            if self.during_get is not None:
-                self.during_get()
-            return answer
-
-    compute = Compute()
-    lister = ChangesSinceLister(SimpleNamespace(compute=compute), "compute", "get_server")
-    lister.fetch_many(["other"])
-
-    def concurrent_cycle() -> None:  # the group's list while x's own GET is in flight
-        compute.listing = [
-            _server("x", "ACTIVE", None, "2030-01-01T00:00:11Z"),
-            _server("other", "BUILD", "spawning", "2030-01-01T00:00:20Z"),
-        ]
-        lister.fetch_many(["other"])  # x is solo: not among this cycle's ids
-
-    compute.during_get = concurrent_cycle
-    lister.fetch_one("x")
-    compute.during_get = None
-    assert lister.fetch_many(["x", "other"])["x"].status == "ACTIVE"
 
 
 def test_retry_does_not_relaunch_over_an_undeleted_object(

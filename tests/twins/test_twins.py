@@ -58,6 +58,7 @@ def test_error_state_fails_with_novas_fault(
     assert isinstance(error, osfutures.OperationFailed)
     assert error.status == "ERROR"
     assert error.fault is not None and "No valid host" in error.fault
+    assert isinstance(error.resource, openstack.compute.v2.server.Server)
     assert error.resource.id == fut.resource_id
     assert fut.resource_id in str(error)
 
@@ -67,7 +68,8 @@ def test_delete_server_async_resolves_once_the_server_is_gone(
 ) -> None:
     server = conn.compute.create_server_async(name="tmp", **boot).result(timeout=30)
     fut = conn.compute.delete_server_async(server)
-    fut.result(timeout=30)
+    last = fut.result(timeout=30)
+    assert isinstance(last, openstack.compute.v2.server.Server) and last.id == server.id
     assert fut.status == "DELETED"
     with pytest.raises(os_exc.NotFoundException):
         conn.compute.get_server(server.id)
