@@ -25,7 +25,8 @@ def route_class(route: str) -> str:
 
 
 def request_counts(stats: dict[str, Any]) -> dict[str, Any]:
-    """Requests and response bytes by class, and the status routes one by one."""
+    """Requests and response bytes by class, the resource records of the status
+    answers (None if ``stats`` has no ``records``), and the status routes one by one."""
     counts = dict.fromkeys(("status", "write", "auth", "discovery"), 0)
     nbytes = dict.fromkeys(counts, 0)
     for route, n in stats["requests"].items():
@@ -35,11 +36,17 @@ def request_counts(stats: dict[str, Any]) -> dict[str, Any]:
     status_routes = {
         route: n for route, n in stats["requests"].items() if route_class(route) == "status"
     }
+    records = route_records = None
+    if "records" in stats:
+        route_records = {route: stats["records"].get(route, 0) for route in status_routes}
+        records = sum(route_records.values())
     return {
         "requests": counts,
         "bytes": nbytes,
+        "records": records,
         "total_bytes": stats["total_bytes"],
         "status_routes": dict(sorted(status_routes.items(), key=lambda kv: -kv[1])),
+        "status_route_records": route_records,
     }
 
 
@@ -64,12 +71,15 @@ def outcomes(
     transitions: dict[str, Any],
     origin: float,
     operations: int,
+    time_key: str = "at",
 ) -> dict[str, Any]:
     """Classify every operation against what FakeCloud says happened.
 
     ``origin`` is the client's monotonic time of scenario time 0 (one clock for both
     processes: CLOCK_MONOTONIC is system wide); ``operations`` how many resources the
-    run made, each with a ``ready`` and a ``gone`` outcome due.
+    run made, each with a ``ready`` and a ``gone`` outcome due. ``time_key`` is the
+    record's time to compare with the transitions': ``at`` (monotonic, FakeCloud) or
+    ``wall`` (a real cloud's timestamps, with origin 0).
 
     * succeeded: the client reported success and the cloud reached that state;
     * lost: the client reported success the cloud never reached, or no outcome at all;
@@ -79,6 +89,7 @@ def outcomes(
     """
     tally = dict.fromkeys(("succeeded", "lost", "hung", "failed_spuriously", "failed"), 0)
     latencies: list[float] = []
+    by_stage: dict[str, list[float]] = {"ready": [], "gone": []}
     errors: dict[str, int] = {}
     seen: set[tuple[str | None, str]] = set()
     for record in records:
@@ -93,11 +104,17 @@ def outcomes(
             tally["lost"] += 1
         elif record["ok"]:
             tally["succeeded"] += 1
-            latencies.append(record["at"] - origin - reached)
+            latencies.append(record[time_key] - origin - reached)
+            by_stage[record["stage"]].append(latencies[-1])
         else:
             tally["failed_spuriously" if reached is not None else "failed"] += 1
             name = record["error"].split(":", 1)[0]
             errors[name] = errors.get(name, 0) + 1
     for stage in ("ready", "gone"):
         tally["lost"] += max(0, operations - sum(1 for _, s in seen if s == stage))
-    return {"operations": tally, "latency_s": percentiles(latencies), "errors": errors}
+    return {
+        "operations": tally,
+        "latency_s": percentiles(latencies),
+        "latency_by_stage_s": {stage: percentiles(values) for stage, values in by_stage.items()},
+        "errors": errors,
+    }

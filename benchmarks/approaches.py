@@ -1,9 +1,11 @@
-"""The three ways of waiting on a batch of operations, over any mix of resource kinds.
+"""The four ways of waiting on a batch of operations, over any mix of resource kinds.
 
 Each approach runs one :class:`Stage` (create everything and wait until ready, or
 delete everything and wait until gone) and tells a :class:`Recorder` when it learnt
 each operation's outcome. The calls that start the work are the same for every
-approach; only the waiting differs.
+approach (one after another from the main thread); only the waiting differs. (a) and
+(b) start waiting once everything is started, as such scripts are written; (c) and
+(d) watch each operation from the moment it is started.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import osfutures
 
 from .spec import POOL_WORKERS
-from .workload import Item
+from .workload import Item, Options
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -45,13 +47,15 @@ class Recorder:
 
     def outcome(self, item: Item, stage: str, error: BaseException | None) -> None:
         """Note the outcome of ``item``'s ``stage`` now (``error`` None for success)."""
-        record = {
+        record: dict[str, Any] = {
             "id": _resource_id(item),
             "kind": item.kind.name,
             "stage": stage,
             "ok": error is None,
             "error": None if error is None else f"{type(error).__name__}: {error}"[:300],
             "at": time.monotonic(),
+            # For a real cloud, whose timestamps are wall clock times.
+            "wall": time.time(),
         }
         with self._lock:
             self.records.append(record)
@@ -83,17 +87,17 @@ class Stage:
     """Half of a run: ``ready`` (create, wait until ready) or ``gone`` (delete, wait)."""
 
     name: str
-    image_id: str
+    options: Options
 
     def start(self, conn: Any, item: Item) -> None:
         if self.name == "ready":
-            item.resource = item.kind.start(conn, item.name, self.image_id)
+            item.resource = item.kind.start(conn, item.name, self.options)
         else:
             item.kind.remove(conn, item.resource)
 
     def start_async(self, conn: osfutures.AsyncConnection, item: Item) -> Future[Any]:
         if self.name == "ready":
-            future = item.kind.start_async(conn, item.name, self.image_id)
+            future = item.kind.start_async(conn, item.name, self.options)
             item.resource = future.sync_res
             return future  # type: ignore[no-any-return]
         return item.kind.remove_async(conn, item.resource)  # type: ignore[no-any-return]
@@ -174,6 +178,32 @@ def twins(conn: Any, stage: Stage, items: Sequence[Item], rec: Recorder, hang: f
         time.sleep(0.01)
 
 
+def threads(conn: Any, stage: Stage, items: Sequence[Item], rec: Recorder, hang: float) -> None:
+    """(d) One thread per operation, started with it, running the plain waiter (the
+    same call as (a) and (b), openstacksdk's default interval): the latency reference."""
+    rec.phase(f"{stage.name}: starting", len(items))
+    waiters: dict[threading.Thread, Item] = {}
+
+    def waiter(item: Item) -> None:
+        rec.outcome(item, stage.name, stage.wait(conn, item))
+
+    for item in items:
+        if item.resource is None and stage.name == "gone":
+            continue
+        stage.start(conn, item)
+        thread = threading.Thread(
+            target=waiter, args=(item,), name=f"bench-waiter-{len(waiters)}", daemon=True
+        )
+        thread.start()
+        waiters[thread] = item
+    rec.phase(f"{stage.name}: waiting", len(waiters))
+    deadline = time.monotonic() + hang
+    for thread, item in waiters.items():
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            rec.hung(item, stage.name)
+
+
 def _error_of(future: Future[Any]) -> BaseException | None:
     if future.cancelled():
         return RuntimeError("cancelled")
@@ -184,4 +214,5 @@ APPROACH_RUNNERS: dict[str, Callable[[Any, Stage, Sequence[Item], Recorder, floa
     "serial": serial,
     "pool": pool,
     "osfutures": twins,
+    "threads": threads,
 }

@@ -75,7 +75,8 @@ def run_fleet(spec: RunSpec, display: Display) -> dict[str, Any]:
     cloud = FakeCloud(spec.seed, scenario=spec.scenario_model(), faults=spec.fault_config())
     with cloud:
         origin = time.monotonic() - cloud.clock.now()
-        auth = {**cloud.auth_args(), "image_id": cloud.backend("image").default_image_id}
+        options = {"image_id": cloud.backend("image").default_image_id}
+        auth = {**cloud.auth_args(), "options": options}
         timers: list[threading.Timer] = []
 
         def on_event(event: dict[str, Any]) -> None:

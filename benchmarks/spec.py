@@ -14,15 +14,27 @@ from osfutures.testing import Scenario
 from osfutures.testing.fakecloud.faults import FaultConfig
 from osfutures.testing.fakecloud.scenario import Timing
 
-#: The approaches, in report order: (a), (b), (c).
-APPROACHES = ("serial", "pool", "osfutures")
+#: The approaches, in report order: (a), (b), (c), (d).
+APPROACHES = ("serial", "pool", "osfutures", "threads")
 LABELS = {
     "serial": "(a) sdk wait_for_* in turn",
     "pool": "(b) ThreadPoolExecutor(32) of wait_for_*",
     "osfutures": "(c) osfutures twins",
+    "threads": "(d) one wait_for_* thread per operation",
 }
 #: Threads of approach (b)'s pool.
 POOL_WORKERS = 32
+#: Approach (d), a thread per operation, is the latency reference up to this many.
+THREADS_MAX_N = 100
+
+
+def approaches_for(n: int, scenario: str) -> tuple[str, ...]:
+    """The approaches a run of ``n`` operations compares: (d) only for N <= 100, and
+    not under faults (its waiters are (b)'s, one per thread)."""
+    if n <= THREADS_MAX_N and scenario != "faults":
+        return APPROACHES
+    return APPROACHES[:3]
+
 
 #: The status GETs that the faults scenario disturbs: the requests that learn state.
 #: Creating and deleting (POST, DELETE) and keystone stay clean, so that every failure
@@ -44,6 +56,8 @@ class RunSpec:
         faults: whether the faults scenario's HTTP faults apply.
         hang_after: seconds a stage may take before what is still pending counts as hung.
         seed: the cloud's and the scenario's seed.
+        cloud: None for FakeCloud; else the real cloud's name (``realnova`` or a
+            clouds.yaml entry), whose status requests the client counts itself too.
     """
 
     scenario: str
@@ -53,6 +67,7 @@ class RunSpec:
     faults: bool = False
     hang_after: float = 300.0
     seed: int = SEED
+    cloud: str | None = None
 
     @property
     def n(self) -> int:
@@ -61,7 +76,8 @@ class RunSpec:
     @property
     def title(self) -> str:
         kinds = "+".join(f"{count} {kind}s" for kind, count in self.mix.items())
-        return f"{self.scenario} N={self.n} ({kinds}) {LABELS[self.approach]}"
+        where = f" on {self.cloud}" if self.cloud else ""
+        return f"{self.scenario}{where} N={self.n} ({kinds}) {LABELS[self.approach]}"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -13,11 +13,14 @@ SAMPLE_EVERY = 0.02
 
 
 def thread_role(name: str) -> str:
-    """Group thread names: ``ThreadPoolExecutor-0_7`` -> ``pool``, ... ."""
+    """Group thread names: ``ThreadPoolExecutor-0_7`` -> ``pool``, (d)'s
+    ``bench-waiter-7`` -> ``waiter``, ... ."""
     if name == "MainThread":
         return "main"
     if name.startswith("ThreadPoolExecutor"):
         return "pool"
+    if name.startswith("bench-waiter"):
+        return "waiter"
     if name.startswith("osfutures-monitor"):
         return re.sub(r"[_-]\d+$", "", name).replace("osfutures-monitor", "monitor", 1)
     return "other"

@@ -7,9 +7,13 @@ approaches combine them without knowing which kind they handle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+#: What a creation needs from the cloud: ``image_id`` (boot and base image),
+#: ``flavor_id`` and ``networks`` (what ``create_server`` is given).
+Options = Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Kind:
         create: the proxy method that starts a creation.
         delete: the proxy method that starts a deletion.
         arguments: the create call's keyword arguments for a resource name and the
-            image to boot from.
+            cloud's :data:`Options`.
         wait_ready: the plain waiter, as users write it (openstacksdk's defaults).
         ready: the states FakeCloud records when the creation is over.
         gone: the state FakeCloud records when the deletion is over.
@@ -32,7 +36,7 @@ class Kind:
     service: str
     create: str
     delete: str
-    arguments: Callable[[str, str], dict[str, Any]]
+    arguments: Callable[[str, Options], dict[str, Any]]
     wait_ready: Callable[[Any, Any], Any]
     ready: frozenset[str]
     gone: str
@@ -40,12 +44,12 @@ class Kind:
     def proxy(self, conn: Any) -> Any:
         return getattr(conn, self.service)
 
-    def start(self, conn: Any, name: str, image_id: str) -> Any:
-        return getattr(self.proxy(conn), self.create)(**self.arguments(name, image_id))
+    def start(self, conn: Any, name: str, options: Options) -> Any:
+        return getattr(self.proxy(conn), self.create)(**self.arguments(name, options))
 
-    def start_async(self, conn: Any, name: str, image_id: str) -> Any:
+    def start_async(self, conn: Any, name: str, options: Options) -> Any:
         twin = getattr(self.proxy(conn), f"{self.create}_async")
-        return twin(**self.arguments(name, image_id))
+        return twin(**self.arguments(name, options))
 
     def remove(self, conn: Any, resource: Any) -> Any:
         return getattr(self.proxy(conn), self.delete)(resource)
@@ -65,11 +69,11 @@ KINDS = {
             service="compute",
             create="create_server",
             delete="delete_server",
-            arguments=lambda name, image: {
+            arguments=lambda name, options: {
                 "name": name,
-                "image_id": image,
-                "flavor_id": "1",
-                "networks": "none",
+                "image_id": options["image_id"],
+                "flavor_id": options.get("flavor_id", "1"),
+                "networks": options.get("networks", "none"),
             },
             wait_ready=lambda conn, res: conn.compute.wait_for_server(res),
             ready=frozenset({"ACTIVE", "ERROR"}),
@@ -80,7 +84,7 @@ KINDS = {
             service="block_storage",
             create="create_volume",
             delete="delete_volume",
-            arguments=lambda name, _image: {"name": name, "size": 1},
+            arguments=lambda name, _options: {"name": name, "size": 1},
             wait_ready=lambda conn, res: conn.block_storage.wait_for_status(
                 res, "available", failures=["error"]
             ),
@@ -92,7 +96,7 @@ KINDS = {
             service="image",
             create="create_image",
             delete="delete_image",
-            arguments=lambda name, _image: {
+            arguments=lambda name, _options: {
                 "name": name,
                 "disk_format": "raw",
                 "container_format": "bare",

@@ -68,3 +68,26 @@ def test_clock_control_over_http(fake_cloud: FakeCloud) -> None:
     assert requests.get(url).json()["manual"] is True
     assert requests.post(f"{url}/advance", json={"seconds": 3}).json() == {"now": 3.0}
     assert fake_cloud.clock.now() == 3.0
+
+
+@pytest.mark.fake_cloud(clock=ManualClock)
+def test_counts_the_records_each_status_answer_carries(fake_cloud: FakeCloud, raw: Raw) -> None:
+    ids = [boot(raw, name=f"vm{i}")["id"] for i in range(3)]
+    fake_cloud.reset_stats()
+    assert raw("GET", f"/compute/v2.1/servers/{ids[0]}").status_code == 200
+    assert raw("GET", "/compute/v2.1/servers/detail").status_code == 200
+    assert raw("GET", "/compute/v2.1/servers", params={"limit": 2}).status_code == 200
+    assert raw("GET", "/compute/v2.1/servers/no-such-server").status_code == 404
+    assert raw("GET", "/image/v2/images").status_code == 200
+    raw("DELETE", f"/compute/v2.1/servers/{ids[1]}")
+    stats = fake_cloud.stats()
+    images = len(raw("GET", "/image/v2/images").json()["images"])
+    assert stats["records"] == {
+        SHOW: 1,
+        "GET /compute/v2.1/servers/detail": 3,
+        "GET /compute/v2.1/servers": 2,
+        "GET /image/v2/images": images,
+    }
+    assert stats["total_records"] == 6 + images
+    fake_cloud.reset_stats()
+    assert fake_cloud.stats()["records"] == {}

@@ -25,7 +25,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .accounting import Accounting
+from .accounting import RECORDS_KEY, Accounting
 from .errors import (
     BY_STATUS,
     SERVER_ERROR,
@@ -132,7 +132,9 @@ class FakeApp:
         response.headers["x-openstack-request-id"] = f"req-{uuid.uuid4()}"
         if route_key:
             size = response.content_length or 0
-            self.accounting.record_request(route_key, response.status_code, size)
+            # An error answer carries no records, whatever its handler counted first.
+            records = environ.get(RECORDS_KEY, 0) if response.status_code < 400 else 0
+            self.accounting.record_request(route_key, response.status_code, size, records)
         result: Iterable[bytes] = response(environ, start_response)
         return result
 

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
+from ..accounting import count_records
 from ..errors import BadRequest, NotFound, UnsupportedMediaType, json_response, render_nova
 from ..lifecycle import ResourceStore
 from ..service import (
@@ -297,6 +298,7 @@ class BlockStorageResponses(ServiceFrontend):
     def show_volume(self, call: Call, volume_id: str) -> Response:
         """GET /volumes/{id}."""
         volume = self.backend.volume(call.caller, volume_id, call.now)
+        count_records(call.request.environ, 1)
         return json_response({"volume": self._volume_view(call, volume)})
 
     def create_volume(self, call: Call) -> Response:
@@ -407,6 +409,7 @@ class BlockStorageResponses(ServiceFrontend):
     def show_snapshot(self, call: Call, snapshot_id: str) -> Response:
         """GET /snapshots/{id}."""
         snapshot = self.backend.snapshot(call.caller, snapshot_id, call.now)
+        count_records(call.request.environ, 1)
         return json_response({"snapshot": self._snapshot_view(call, snapshot)})
 
     def create_snapshot(self, call: Call) -> Response:
@@ -456,6 +459,7 @@ class BlockStorageResponses(ServiceFrontend):
     def show_backup(self, call: Call, backup_id: str) -> Response:
         """GET /backups/{id}."""
         backup = self.backend.backup(call.caller, backup_id, call.now)
+        count_records(call.request.environ, 1)
         return json_response({"backup": self._backup_view(call, backup)})
 
     def create_backup(self, call: Call) -> Response:
@@ -548,6 +552,7 @@ class BlockStorageResponses(ServiceFrontend):
         page = items[:limit]
         collection = path.split("/")[0]
         body: dict[str, Any] = {collection: [view(call, item) for item in page]}
+        count_records(call.request.environ, len(page))
         if page and len(page) >= limit:
             params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
             params.append(("marker", page[-1].id))

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Response
 
+from ..accounting import count_records
 from ..clock import isotime, parse_isotime
 from ..errors import BadRequest, UnsupportedMediaType, json_response, render_nova
 from ..service import (
@@ -190,6 +191,7 @@ class ComputeResponses(ServiceFrontend):
     def show_server(self, call: Call, server_id: str) -> Response:
         """GET /servers/{id}."""
         server = self.backend.server(call.caller, server_id, call.now)
+        count_records(call.request.environ, 1)
         return json_response({"server": self._detail(call, server, show=True)})
 
     def create_server(self, call: Call) -> Response:
@@ -469,6 +471,7 @@ class ComputeResponses(ServiceFrontend):
             servers = [s for s in servers if (s.created_at, s.id) < key]
         page = servers[:limit]
         body: dict[str, Any] = {"servers": [view(call, s) for s in page]}
+        count_records(call.request.environ, len(page))
         if page and len(page) == limit:
             params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
             params.append(("marker", page[-1].id))

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from ..accounting import count_records
 from ..clock import isotime
 from ..errors import NOT_FOUND, BadRequest, MethodNotAllowed, NotFound, json_response, render_webob
 from ..service import Call, CloudContext, Route, ServiceFrontend, wants_json
@@ -94,6 +95,7 @@ class ImageResponses(ServiceFrontend):
             params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
             params.append(("marker", page[-1].id))
             body["next"] = f"/v2/images?{urlencode(params)}"
+        count_records(call.request.environ, len(page))
         return json_response(body)
 
     def create_image(self, call: Call) -> Response:
@@ -111,7 +113,9 @@ class ImageResponses(ServiceFrontend):
 
     def show_image(self, call: Call, image_id: str) -> Response:
         """GET /v2/images/{id}."""
-        return json_response(self._view(self.backend.get(image_id, call.now)))
+        image = self.backend.get(image_id, call.now)
+        count_records(call.request.environ, 1)
+        return json_response(self._view(image))
 
     def delete_image(self, call: Call, image_id: str) -> Response:
         """DELETE /v2/images/{id}: 204."""

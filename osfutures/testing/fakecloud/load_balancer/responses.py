@@ -7,6 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from ..accounting import count_records
 from ..errors import (
     NOT_FOUND,
     BadRequest,
@@ -192,11 +193,13 @@ class LoadBalancerResponses(ServiceFrontend):
             if all(_text(view.get(key)) == value for key, value in filters.items()):
                 views.append(view)
         plural = KEYS[kind][1]
+        count_records(call.request.environ, len(views))
         return json_response({plural: views, f"{plural}_links": []})
 
     def show_object(self, call: Call, kind: str, object_id: str) -> Response:
         """GET /lbaas/{kind}/{id}."""
         item = self.backend.get(kind, call.caller, object_id, call.now)
+        count_records(call.request.environ, 1)
         return json_response({KEYS[kind][0]: self._view(item)})
 
     def create_object(self, call: Call, kind: str) -> Response:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response
 
+from ..accounting import count_records
 from ..clock import isotime
 from ..errors import (
     CLIENT_ERROR,
@@ -141,6 +142,7 @@ class OrchestrationResponses(ServiceFrontend):
                 continue
             view = self._view(call, stack)
             views.append({key: view[key] for key in LIST_KEYS})
+        count_records(call.request.environ, len(views))
         return json_response({"stacks": views})
 
     def create_stack(self, call: Call, project_id: str) -> Response:
@@ -170,6 +172,7 @@ class OrchestrationResponses(ServiceFrontend):
         """GET /stacks/{name}/{id}: deleted stacks show as DELETE_COMPLETE."""
         self._check_project(call, project_id)
         stack = self.backend.stack(call.caller, stack_id, call.now, stack_name)
+        count_records(call.request.environ, 1)
         return json_response({"stack": self._view(call, stack)})
 
     def update_stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
+from ..accounting import count_records
 from ..errors import BadRequest, NotFound, json_response, render_nova
 from ..service import (
     OSLO_MAX_REQUEST_BODY_SIZE,
@@ -112,6 +113,7 @@ class SharedFileSystemResponses(ServiceFrontend):
     def list_shares(self, call: Call, project_id: str) -> Response:
         """GET /shares: ids, names and links."""
         shares = self._filtered(call)
+        count_records(call.request.environ, len(shares))
         return json_response(
             {
                 "shares": [
@@ -123,11 +125,14 @@ class SharedFileSystemResponses(ServiceFrontend):
 
     def list_shares_detail(self, call: Call, project_id: str) -> Response:
         """GET /shares/detail: full bodies."""
-        return json_response({"shares": [self._view(call, s) for s in self._filtered(call)]})
+        shares = self._filtered(call)
+        count_records(call.request.environ, len(shares))
+        return json_response({"shares": [self._view(call, s) for s in shares]})
 
     def show_share(self, call: Call, project_id: str, share_id: str) -> Response:
         """GET /shares/{id}; manila's show gives webob's bare 404."""
         share = self._bare_404(lambda: self.backend.get(call.caller, share_id, call.now))
+        count_records(call.request.environ, 1)
         return json_response({"share": self._view(call, share)})
 
     def create_share(self, call: Call, project_id: str) -> Response:
