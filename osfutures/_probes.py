@@ -89,6 +89,10 @@ def fetch_many(batch: Batch, items: list[Hashable]) -> Listed:
                 f"fetch_many of batch {batch.key!r} must return a mapping of item to"
                 f" object, returned {type(found).__name__}"
             )
+        if type(found) is not dict:
+            # Read here, where a failure fails this poll only, not on the monitor
+            # thread (a lazy mapping that raises would crash it).
+            found = dict(found)
         return Listed(items, found, None)
     except BaseException as error:
         return Listed(items, {}, error)
@@ -208,8 +212,9 @@ class Probes:
         self._pool = ProbePool(workers, self._max_threads, name=name)
         self._flying: dict[int, Flight] = {}
         self._slow = 0  # flights presumed hung
-        # Requests given up on -> whether their thread was counted lost to the pool.
-        self._abandoned: dict[int, bool] = {}
+        # Requests given up on -> whether their thread was counted lost to the pool,
+        # and the batch of a listing (its late answer may still say something).
+        self._abandoned: dict[int, tuple[bool, Batch | None]] = {}
         self._tokens = itertools.count()
 
     def __len__(self) -> int:
@@ -239,12 +244,14 @@ class Probes:
             task = functools.partial(_list_and_report, token, group.batch, polled, report)
         self._pool.submit(task)
 
-    def land(self, token: int) -> Flight | None:
-        """A request answered: its flight, or None if it was given up on."""
+    def land(self, token: int) -> Flight | Batch | None:
+        """A request answered: its flight; if it was given up on, the batch it listed
+        (see :meth:`Schedule.late`), or None for a watch's own fetch."""
         if token in self._abandoned:
-            if self._abandoned.pop(token):
+            lost, batch = self._abandoned.pop(token)
+            if lost:
                 self._pool.recovered()
-            return None
+            return batch
         flight = self._flying.pop(token, None)
         if flight is not None and flight.slow:
             self._slow -= 1
@@ -267,14 +274,15 @@ class Probes:
             # was marked slow above (slow_at comes before limit), so the pool already
             # counts its thread as lost.
             del self._flying[token]
-            self._abandoned[token] = True
+            polled = flight.polled
+            self._abandoned[token] = (True, None if isinstance(polled, Watch) else polled.batch)
             self._slow -= 1
             lost.append(flight)
         return lost
 
     def abandon_all(self) -> None:
         """Stop waiting for every request in flight (their work was cancelled)."""
-        self._abandoned.update((token, f.slow) for token, f in self._flying.items())
+        self._abandoned.update((token, (f.slow, None)) for token, f in self._flying.items())
         self._flying.clear()
         self._slow = 0
 

@@ -406,7 +406,8 @@ class Schedule:
         """Take in what a batch's ``fetch_many`` answered, and schedule its next poll."""
         group.busy = False
         if self._groups.get(group.batch.key) is not group:
-            return  # every member ended meanwhile
+            self.late(group.batch, answer, now)  # every member ended meanwhile
+            return
         error = answer.error
         if error is not None and not isinstance(error, BatchContractError):
             self._listing_failed(group, error, now)
@@ -488,8 +489,30 @@ class Schedule:
                 watch.last_error = error
             self._release(polled, now)
 
+    def late(self, batch: Batch, answer: Answer, now: float) -> None:
+        """Take in a listing's answer that came after it was given up on (or after
+        its group was gone). A ``changes_only`` answer is the only word on what it
+        carries (the next one leaves it out as unchanged): its objects are judged.
+        What it leaves out, or its error, says nothing now."""
+        group = self._groups.get(batch.key)
+        if (
+            group is None
+            or not batch.changes_only
+            or not isinstance(answer, Listed)
+            or answer.error is not None
+        ):
+            return
+        for item, value in answer.found.items():
+            for watch in group.answered(item):
+                if watch not in group.unseen:  # those are asked for again anyway
+                    self._judge(group, watch, value, None, now)
+
     def _go_solo(self, group: Group, watch: Watch, now: float) -> None:
         group.leave(watch)
+        if not group.items and self._groups.get(group.batch.key) is group:
+            # Not polled empty: its members rejoin a new one (solo ones that end
+            # never come back to it).
+            del self._groups[group.batch.key]
         watch.solo = True
         self._poll_at(watch, now)
 
@@ -501,6 +524,9 @@ class Schedule:
         if group is None:
             group = self._groups[watch.batch.key] = Group(watch.batch)
         group.join(watch)
+        # Its own fetch answered for it: a changes_only answer that leaves it out
+        # now means unchanged (else it would be sent on its own every other cycle).
+        group.unseen.discard(watch)
         self._group_at(group, now + self._delay(watch))
 
     def _warn_listing(self, batch: Batch, error: BaseException) -> None:

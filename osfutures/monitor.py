@@ -39,8 +39,8 @@ from osfutures._checks import (
     require_hashable,
     require_instance,
 )
-from osfutures._probes import Answer, Probes
-from osfutures._schedule import Schedule
+from osfutures._probes import Answer, Flight, Probes
+from osfutures._schedule import SWEEP, Schedule
 from osfutures._watch import Watch
 from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, ProbeTimeout
@@ -192,6 +192,7 @@ class Monitor:
         # By endpoint: its request budget, and when its next request is allowed.
         self._limiters: dict[Hashable, RateLimiter] = {}
         self._throttled_until: dict[Hashable, float] = {}
+        self._next_prune = -math.inf
         self._warned_late = False
 
     # -- public API -----------------------------------------------------------
@@ -535,7 +536,18 @@ class Monitor:
             schedule.given_up(flight.polled, error, now)
         self._dispatch(now)
         schedule.compact(now)
+        if now >= self._next_prune:
+            self._next_prune = now + SWEEP
+            self._prune(now)
         return True
+
+    def _prune(self, now: float) -> None:
+        """Drop the rate limiters of endpoints with no poll waiting whose budget is
+        full again (a new one would be the same): endpoints come and go."""
+        for endpoint, limiter in list(self._limiters.items()):
+            if limiter.full(now) and not self._schedule.waiting(endpoint):
+                del self._limiters[endpoint]
+                self._throttled_until.pop(endpoint, None)
 
     def _finished(self) -> bool:
         return self._schedule.finished() and not len(self._probes) and self._runner.is_idle()
@@ -544,10 +556,13 @@ class Monitor:
         if isinstance(item, _NewWatch):
             self._schedule.add(item.watch)
         elif isinstance(item, _Probed):
-            # None: it was given up on, and what it polled was polled again since.
-            flight = self._probes.land(item.token)
-            if flight is not None:
-                self._schedule.answered(flight.polled, item.answer, now)
+            # Given up on: what it polled was polled again since; a listing's late
+            # answer may still carry what no other answer will.
+            landed = self._probes.land(item.token)
+            if isinstance(landed, Flight):
+                self._schedule.answered(landed.polled, item.answer, now)
+            elif landed is not None:
+                self._schedule.late(landed, item.answer, now)
         elif isinstance(item, _NewTimer):
             self._schedule.add_timer(item.when, item.fn, item.owner)
         else:

@@ -141,6 +141,11 @@ class RateLimiter:
         self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
 
+    def full(self, now: float) -> bool:
+        """Whether the budget is whole again at ``now`` (a new limiter would be the
+        same)."""
+        return self._tokens + (now - self._stamp) * self.rate >= self.burst
+
     def take(self, now: float) -> float:
         """Take one token: 0.0 if granted, else the seconds until one is available."""
         self._refill(now)

@@ -1,0 +1,251 @@
+"""Batch groups under review: groups that outlive their members, members sent on their
+own again and again, a changes_only answer that comes too late, and what a monitor
+keeps per endpoint."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from osfutures import (
+    Batch,
+    ManualClock,
+    Monitor,
+    OperationTimeout,
+    PollingFailed,
+    PollInterval,
+    Reader,
+    States,
+)
+from osfutures._probes import Fetched, Listed
+from osfutures._schedule import Group, Schedule
+from osfutures._watch import Watch
+from osfutures.errors import ResourceGone
+from osfutures.future import OperationFuture
+from osfutures.watch import OnGone
+
+ACTIVE = States.of({"ACTIVE"}, (), {"ERROR"})
+
+
+def make_watch(batch: Batch, item: Any, *, timeout: float = 1000.0) -> Watch:
+    return Watch(
+        OperationFuture(name=f"op {item}"),
+        lambda: None,
+        states=ACTIVE,
+        ready=None,
+        failed=None,
+        reader=Reader(),
+        on_gone=OnGone(),
+        is_fatal=lambda error: True,
+        interval=PollInterval(initial=1.0, factor=2.0, maximum=8.0, jitter=0.0),
+        timeout=timeout,
+        batch=batch,
+        item=item,
+        endpoint=batch.endpoint,
+        started=0.0,
+    )
+
+
+@pytest.fixture
+def schedule() -> Schedule:
+    return Schedule(random.Random(0), final_look=5.0)
+
+
+def list_group(schedule: Schedule, now: float, found: dict[Any, Any]) -> Group:
+    group = schedule.next_ready(now)
+    assert isinstance(group, Group), f"the group is due at {now}"
+    items, _ = schedule.board()
+    assert isinstance(items, list)
+    schedule.answered(group, Listed(items, found, None), now)
+    return group
+
+
+def test_a_group_whose_members_all_went_solo_and_ended_is_not_polled_forever(
+    schedule: Schedule,
+) -> None:
+    batch = Batch("servers", lambda items: {})
+    watch = make_watch(batch, "a")
+    schedule.add(watch)
+    list_group(schedule, 1.0, {})  # not listed: its own fetch settles it
+    assert watch.solo
+    assert schedule.next_ready(1.0) is watch
+    schedule.board()
+    schedule.answered(watch, Fetched(None, None), now=1.1)  # gone
+    assert isinstance(watch.future.exception(timeout=0), ResourceGone)
+    assert not schedule.watches
+    assert schedule.next_ready(1000.0) is None, "an empty listing, polled forever"
+    assert not schedule._groups, "the empty group stays"
+
+
+def test_a_changes_only_member_its_own_fetch_saw_is_fetched_once_not_every_cycle(
+    schedule: Schedule,
+) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=True)
+    watch = make_watch(batch, "a")
+    schedule.add(watch)
+    list_group(schedule, 1.0, {})  # never answered yet, left out: its own fetch
+    assert schedule.next_ready(1.0) is watch
+    schedule.board()
+    schedule.answered(watch, Fetched({"status": "BUILD"}, None), now=1.0)
+    assert not watch.solo
+    now, own_fetches = 1.0, 0
+    for _ in range(5):  # nothing changes: every answer leaves it out
+        wake = schedule.next_wake(polls_allowed=True, not_before={})
+        assert wake is not None
+        now = wake
+        item = schedule.next_ready(now)
+        if item is watch:
+            own_fetches += 1
+            schedule.board()
+            schedule.answered(watch, Fetched({"status": "BUILD"}, None), now)
+        else:
+            assert isinstance(item, Group)
+            items, _ = schedule.board()
+            assert isinstance(items, list)
+            schedule.answered(item, Listed(items, {}, None), now)
+    assert own_fetches == 0, "seen by its own fetch, it is sent on its own again"
+
+
+class ChangesLister:
+    """A changes_only ``fetch_many`` as the servers lister works: what moved since an
+    answer last carried it, forgotten once answered. One call can be held after it
+    has made its answer (a slow last page)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, str] = {}
+        self.moved: set[str] = set()
+        self.lock = threading.Lock()
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.hold.set()
+        self.calls = 0
+
+    def set(self, item: str, status: str) -> None:
+        with self.lock:
+            self.rows[item] = status
+            self.moved.add(item)
+
+    def fetch_many(self, items: Sequence[Any]) -> dict[str, Any]:
+        with self.lock:
+            self.calls += 1
+            found = {i: {"status": self.rows[i]} for i in items if i in self.moved}
+            self.moved.difference_update(found)
+        if not self.hold.is_set():
+            self.held.set()
+            self.hold.wait(10)
+        return found
+
+
+def settle(clock: ManualClock, monitor: Monitor, seconds: float, *, idle: bool = True) -> None:
+    clock.advance(seconds)
+    settled = monitor.wait_idle(timeout=1.0)
+    assert settled or not idle, "monitor did not settle"
+
+
+def test_a_changes_only_answer_that_comes_after_its_give_up_is_not_lost(
+    clock: ManualClock,
+) -> None:
+    lister = ChangesLister()
+    lister.set("a", "BUILD")
+    monitor = Monitor(clock=clock, default_interval=1.0, probe_timeout=4.0, seed=1)
+    batch = Batch("servers", lister.fetch_many, changes_only=True)
+    try:
+        future = monitor.watch_states(
+            lambda: {"status": lister.rows["a"]},
+            target={"ACTIVE"},
+            batch=batch.member("a"),
+            timeout=60,
+            interval=PollInterval(initial=1.0, factor=1.0, jitter=0.0),
+        )
+        settle(clock, monitor, 1.0)
+        assert future.status == "BUILD"
+        lister.hold.clear()
+        lister.set("a", "ACTIVE")  # this listing carries it, and is slow
+        clock.advance(1.0)
+        assert lister.held.wait(5)
+        for _ in range(6):  # past probe_timeout: given up on
+            settle(clock, monitor, 1.0, idle=False)
+        lister.hold.set()  # its answer comes after all
+        time.sleep(0.05)
+        for _ in range(10):
+            settle(clock, monitor, 1.0)
+        assert future.done(), "the only answer that said ACTIVE was dropped"
+        assert future.result(timeout=0) == {"status": "ACTIVE"}
+    finally:
+        lister.hold.set()
+        monitor.shutdown(cancel_futures=True)
+
+
+class Broken(Mapping[Any, Any]):
+    """A mapping whose every read raises (a user's lazy view of a response)."""
+
+    def __getitem__(self, key: Any) -> Any:
+        raise RuntimeError("lazy page failed")
+
+    def __iter__(self) -> Iterator[Any]:
+        raise RuntimeError("lazy page failed")
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_mapping_that_fails_to_read_fails_its_listing_not_the_monitor(
+    clock: ManualClock, monitor: Monitor
+) -> None:
+    batch = Batch("servers", lambda items: Broken())
+    member = monitor.watch_states(
+        lambda: {"status": "BUILD"}, target={"ACTIVE"}, batch=batch.member("a"), timeout=30
+    )
+    bystander = monitor.watch_states(lambda: {"status": "BUILD"}, target={"ACTIVE"}, timeout=30)
+    for _ in range(5):
+        settle(clock, monitor, 1.0, idle=False)
+    assert monitor.is_alive(), "the monitor crashed on a user's mapping"
+    assert not bystander.done()
+    assert not member.done() or isinstance(member.exception(timeout=0), PollingFailed)
+
+
+def test_a_monitor_keeps_nothing_per_endpoint_once_its_operations_are_over(
+    clock: ManualClock,
+) -> None:
+    monitor = Monitor(clock=clock, default_interval=1.0, max_probes_per_second=10.0, seed=1)
+    try:
+        futures = [
+            monitor.watch_states(
+                lambda: {"status": "ACTIVE"},
+                target={"ACTIVE"},
+                endpoint=f"https://cloud-{i}.example/",
+                timeout=30,
+            )
+            for i in range(200)
+        ]
+        settle(clock, monitor, 1.0)
+        assert all(f.done() for f in futures)
+        for _ in range(3):
+            settle(clock, monitor, 60.0)
+        assert len(monitor._limiters) < 10, "a rate limiter per endpoint ever named"
+        assert len(monitor._throttled_until) < 10
+    finally:
+        monitor.shutdown(cancel_futures=True)
+
+
+def test_operations_and_deadlines_still_agree(schedule: Schedule) -> None:
+    # The final look of a member still works once groups are dropped when empty.
+    batch = Batch("servers", lambda items: {})
+    watch = make_watch(batch, "a", timeout=3.0)
+    schedule.add(watch)
+    list_group(schedule, 1.0, {"a": {"status": "BUILD"}})
+    schedule.held_by = "the monitor's cap of 1 probes/s"
+    assert isinstance(schedule.next_ready(2.0), Group)
+    schedule.expire(3.0)
+    assert not watch.future.done()
+    list_group(schedule, 3.0, {})  # left out at its final look: its own fetch
+    assert watch.solo and schedule.next_ready(3.0) is watch
+    schedule.board()
+    schedule.answered(watch, Fetched({"status": "BUILD"}, None), now=3.5)
+    assert isinstance(watch.future.exception(timeout=0), OperationTimeout)
+    assert not schedule._groups and not schedule.watches
