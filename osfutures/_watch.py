@@ -15,7 +15,7 @@ from typing import Any
 from osfutures.errors import OperationFailed, OperationTimeout, PollingFailed, ResourceGone
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval
-from osfutures.watch import GONE, Batch, OnGone, Reader, States, Verdict
+from osfutures.watch import Batch, Gone, OnGone, Reader, States, Verdict
 
 __all__ = ["Watch"]
 
@@ -64,7 +64,7 @@ class Watch:
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
 
-        ``value`` is the fetched object (or :data:`~osfutures.GONE` / ``None``);
+        ``value`` is the fetched object (or a :class:`~osfutures.Gone` / ``None``);
         ``error`` what the probe raised instead. Returns the error to remember when
         polling should go on after a transient error, else ``None``. Never raises.
         """
@@ -77,7 +77,9 @@ class Watch:
                     failure.__cause__ = error
                     future._set_exception_if_pending(failure)
                 return error
-            if value is None or value is GONE:
+            if value is None or isinstance(value, Gone):
+                if value is not None and value.last is not None:
+                    self.last = value.last  # its last record: what a deletion gives
                 self._judge_gone(elapsed)
                 return None
             self.gone_seen = 0
@@ -126,7 +128,8 @@ class Watch:
         future = self.future
         if self.on_gone.succeed:
             future._observe("DELETED", future.progress)
-            future._set_result_if_pending(self._handed_over(self.last))
+            last = self.last if self.last is not None else self.on_gone.last
+            future._set_result_if_pending(self._handed_over(last))
             return
         self.gone_seen += 1
         if self.gone_seen >= self.on_gone.after:

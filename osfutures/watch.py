@@ -25,6 +25,7 @@ __all__ = [
     "Batch",
     "BatchMember",
     "Getter",
+    "Gone",
     "OnGone",
     "Reader",
     "States",
@@ -33,16 +34,28 @@ __all__ = [
 ]
 
 
-class _Gone:
-    __slots__ = ()
+class Gone:
+    """What a probe returns (or a ``fetch_many`` maps an item to) for an object that
+    no longer exists: :data:`GONE` when nothing more is known (a 404), ``Gone(last)``
+    when the probe still has the object's last record (Nova lists a deleted server as
+    ``DELETED``), which a deletion then resolves with. A ``fetch`` may also return
+    ``None`` for :data:`GONE`.
+
+    Attributes:
+        last: the object's last record, or ``None``.
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: Any = None) -> None:
+        self.last = last
 
     def __repr__(self) -> str:
-        return "GONE"
+        return "GONE" if self.last is None else f"Gone({self.last!r})"
 
 
-#: What a probe returns (or a ``fetch_many`` maps an item to) for an object that no
-#: longer exists. A ``fetch`` may also return ``None`` for that.
-GONE: Final = _Gone()
+#: An object that no longer exists, nothing more known (see :class:`Gone`).
+GONE: Final = Gone()
 
 #: Reads one field (status, progress, fault) of a fetched object.
 Getter = Callable[[Any], Any]
@@ -266,10 +279,14 @@ class OnGone:
 
     Attributes:
         succeed: disappearance is the goal (a deletion): the future resolves with
-            the last object seen. Otherwise it fails with
+            the object's last record (a :class:`Gone` probe answer's ``last``), else
+            the last copy seen, else ``last``. Otherwise it fails with
             :class:`~osfutures.ResourceGone`.
         after: how many "gone" answers in a row are believed before failing
             (tolerates a 404 right after a creation under eventual consistency).
+        last: what a deletion resolves with when no copy of the object was ever
+            seen: the object the caller passed (a fast delete may be over before
+            the first poll).
 
     Raises:
         TypeError: ``after`` is not an integer.
@@ -278,6 +295,7 @@ class OnGone:
 
     succeed: bool = False
     after: int = 1
+    last: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         require_instance("OnGone(succeed)", self.succeed, bool)

@@ -25,7 +25,7 @@ from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack.batching import Lister
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
-from osfutures.openstack.specs import SPECS, OperationSpec, specs_for
+from osfutures.openstack.specs import SPECS, Argument, OperationSpec, specs_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
 from osfutures.watch import Batch, OnGone
@@ -175,7 +175,11 @@ def start_twin(
 
 def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
     if spec.deletes:
-        return _DELETED
+        # A fast delete may be over before the first poll (real Nova lists about
+        # half of them DELETED already, and one without a host never): the deletion
+        # still resolves with the resource, the object the caller passed.
+        passed = arguments.get(spec.locate.name) if isinstance(spec.locate, Argument) else None
+        return _DELETED if isinstance(passed, (str, type(None))) else OnGone(True, last=passed)
     return _JUST_CREATED if spec.leaves_behind(arguments) else _VANISHED
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from openstack import exceptions as os_exc
 
 from osfutures.openstack import batching
-from osfutures.watch import GONE, Reader
+from osfutures.watch import GONE, Gone, Reader
 
 __all__ = ["KINDS", "Kind"]
 
@@ -105,8 +105,9 @@ class Kind:
         return self.present(obj)
 
     def present(self, obj: Any) -> Any:
-        """``obj``, or :data:`~osfutures.GONE` if its state says it is deleted."""
-        return GONE if self.state(obj).upper() in self.deleted_states else obj
+        """``obj``, or :class:`~osfutures.Gone` with it if its state says it is
+        deleted (Nova's ``DELETED`` row: what a deletion resolves with)."""
+        return Gone(obj) if self.state(obj).upper() in self.deleted_states else obj
 
 
 def _kinds(*kinds: Kind) -> dict[str, Kind]:

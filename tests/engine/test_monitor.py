@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from osfutures import (
+    GONE,
     Batch,
+    Gone,
     ManualClock,
     Monitor,
     MonitorCrashed,
@@ -104,6 +106,29 @@ def test_deletion_succeeds_once_the_object_is_gone(h: Harness, table: Table) -> 
     h.step(1)
     assert fut.result(timeout=0)["id"] == "vm"  # the last object seen
     assert fut.status == "DELETED"
+
+
+def test_a_deletion_over_before_the_first_poll_still_resolves_with_the_object(
+    h: Harness,
+) -> None:
+    row = {"id": "vm", "status": "DELETED"}
+    passed = {"id": "vm", "status": "ACTIVE"}
+    # The probe still has the object's last record (Nova's DELETED row): that.
+    with_row = h.monitor.watch(lambda: Gone(row), ready=bool, on_gone=OnGone(True, last=passed))
+    # Nothing at all (a 404): the object the caller passed.
+    bare = h.monitor.watch(lambda: GONE, ready=bool, on_gone=OnGone(True, last=passed))
+    h.step(1)
+    assert with_row.result(timeout=0) is row
+    assert bare.result(timeout=0) is passed
+    assert with_row.status == bare.status == "DELETED"
+
+
+def test_an_object_gone_with_its_last_record_fails_with_that_record(h: Harness) -> None:
+    row = {"id": "vm", "status": "DELETED"}
+    fut = h.monitor.watch_states(lambda: Gone(row), target={"ACTIVE"})
+    h.step(1)
+    error = fut.exception(timeout=0)
+    assert isinstance(error, ResourceGone) and error.resource is row
 
 
 def test_deadline_fails_with_timeout_naming_the_last_status(h: Harness, table: Table) -> None:

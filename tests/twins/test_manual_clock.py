@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import openstack.compute.v2.server
 import pytest
 
 import osfutures
@@ -39,10 +40,15 @@ def monitor(clock: ManualClock) -> Iterator[osfutures.Monitor]:
 
 
 @pytest.fixture
-def conn(clock: ManualClock, monitor: osfutures.Monitor) -> Iterator[osfutures.AsyncConnection]:
+def cloud(clock: ManualClock) -> Iterator[FakeCloud]:
     scenario = Scenario.fast(seed=7, duration=BUILD_SECONDS)
     with FakeCloud(seed=7, clock=clock, scenario=scenario) as cloud:
-        yield osfutures.wrap(cloud.connect(), monitor=monitor)
+        yield cloud
+
+
+@pytest.fixture
+def conn(cloud: FakeCloud, monitor: osfutures.Monitor) -> osfutures.AsyncConnection:
+    return osfutures.wrap(cloud.connect(), monitor=monitor)
 
 
 @pytest.fixture
@@ -91,3 +97,23 @@ def test_the_deadline_fires_on_manual_time(
     _run(clock, monitor, 2)
     assert isinstance(future.exception(timeout=0), osfutures.OperationTimeout)
     assert time.monotonic() - began < 60
+
+
+def test_a_delete_over_before_the_first_poll_resolves_with_the_server(
+    clock: ManualClock,
+    monitor: osfutures.Monitor,
+    cloud: FakeCloud,
+    conn: osfutures.AsyncConnection,
+    boot: dict[str, Any],
+) -> None:
+    server = conn.compute.create_server_async(name="brief", timeout=600, **boot)
+    _run(clock, monitor, BUILD_SECONDS + INTERVAL)
+    sid = server.result(timeout=0).id
+    # Real Nova lists about half of its deletes DELETED at the first poll already.
+    cloud.scenario = Scenario.fast(seed=7, duration=INTERVAL / 4)
+    by_id = conn.compute.delete_server_async(sid)  # only an id: Nova's DELETED row
+    _run(clock, monitor, 2 * INTERVAL)
+    deleted = by_id.result(timeout=0)
+    assert isinstance(deleted, openstack.compute.v2.server.Server)
+    assert deleted.id == sid and deleted.status == "DELETED"
+    assert by_id.status == "DELETED"

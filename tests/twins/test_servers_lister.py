@@ -26,7 +26,7 @@ from osfutures.openstack.kinds import KINDS
 from osfutures.testing import FakeCloud, ManualClock
 from osfutures.testing.fakecloud.compute import responses as compute_responses
 from osfutures.testing.fakecloud.scenario import Scenario
-from osfutures.watch import GONE
+from osfutures.watch import Gone
 
 SERVERS_DETAIL = "GET /compute/v2.1/servers/detail"
 
@@ -122,7 +122,8 @@ def test_every_change_of_many_servers_is_seen_as_a_get_would_see_it(
             copy = answer[sid]
             if truth is None:
                 assert sid in deleted and copy.status == "DELETED"
-                assert KINDS["server"].present(copy) is GONE
+                gone = KINDS["server"].present(copy)
+                assert isinstance(gone, Gone) and gone.last is copy
             else:
                 assert _state_of_server(copy) == truth, (cycle, sid)
             if not seen.get(sid) or seen[sid][-1] != copy.status:
