@@ -164,13 +164,25 @@ def start_twin(
         endpoint=endpoint,
         timeout=timeout,
         interval=interval,
-        name=f"{spec.call} {resource_id}",
+        name=f"{spec.call} {_name_of(spec, arguments, result) or resource_id}",
         request=request_record(spec.service, spec.call, arguments),
         sync_res=result,
         resource_id=resource_id,
         initial=result if spec.creates and result is not None else None,
         is_fatal=is_fatal,
     )
+
+
+def _name_of(spec: OperationSpec, arguments: Mapping[str, Any], result: Any) -> str | None:
+    """What the caller knows the watched object by: the name it gave a new one
+    (``create_server(name="web-3")``), else the name of the object it passed or the
+    call returned."""
+    extra = next((v for v in arguments.values() if isinstance(v, dict)), {})
+    watched = arguments.get(spec.locate.name) if isinstance(spec.locate, Argument) else result
+    for name in (arguments.get("name"), extra.get("name"), getattr(watched, "name", None)):
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:

@@ -60,7 +60,10 @@ def test_error_state_fails_with_novas_fault(
     assert error.fault is not None and "No valid host" in error.fault
     assert isinstance(error.resource, openstack.compute.v2.server.Server)
     assert error.resource.id == fut.resource_id
-    assert fut.resource_id in str(error)
+    # Named by what the caller gave it, with the id to find it by.
+    assert fut.name == "create_server fail-db" and "'create_server fail-db'" in repr(fut)
+    assert str(error).startswith(f"create_server fail-db ({fut.resource_id})")
+    assert fut.record()["name"] == "create_server fail-db"
 
 
 def test_delete_server_async_resolves_once_the_server_is_gone(
@@ -79,6 +82,12 @@ def test_actions_wait_for_their_own_outcome(
     conn: osfutures.AsyncConnection, boot: dict[str, Any]
 ) -> None:
     server = conn.compute.create_server_async(name="act", **boot).result(timeout=30)
+    stop = conn.compute.stop_server_async(server)
+    assert stop.result(timeout=30).status == "SHUTOFF"
+    assert stop.name == "stop_server act", "the name of the server it was given"
+    by_id = conn.compute.start_server_async(server.id)
+    assert by_id.name == f"start_server {server.id}", "an id is all it knows"
+    assert by_id.result(timeout=30).status == "ACTIVE"
     assert conn.compute.stop_server_async(server).result(timeout=30).status == "SHUTOFF"
     assert conn.compute.start_server_async(server).result(timeout=30).status == "ACTIVE"
     assert conn.compute.reboot_server_async(server, "HARD").result(timeout=30).status == "ACTIVE"
