@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import openstack
@@ -17,12 +18,25 @@ import openstack
 from osfutures.monitor import Monitor
 from osfutures.openstack.connection import AsyncConnection, AsyncProxy
 from osfutures.openstack.specs import SPECS, OperationSpec
+from osfutures.openstack.waiting import Waiting
 
-__all__ = ["SPECS", "AsyncConnection", "AsyncProxy", "OperationSpec", "connect", "wrap"]
+__all__ = [
+    "SPECS",
+    "AsyncConnection",
+    "AsyncProxy",
+    "OperationSpec",
+    "Waiting",
+    "connect",
+    "wrap",
+]
 
 
 def connect(
-    cloud: str | None = None, *, monitor: Monitor | None = None, **kwargs: Any
+    cloud: str | None = None,
+    *,
+    monitor: Monitor | None = None,
+    waiting: Mapping[str, Waiting] | None = None,
+    **kwargs: Any,
 ) -> AsyncConnection:
     """Like :func:`openstack.connect`, with the ``_async`` twins on the proxies.
 
@@ -31,24 +45,36 @@ def connect(
             and ``kwargs``).
         monitor: the monitor watching this connection's operations (default: the
             process-wide one).
+        waiting: per kind, how long and how often twins wait when a call does not
+            say (see :class:`Waiting`); over the cloud's ``osfutures:`` section.
         **kwargs: passed to :func:`openstack.connect` unchanged (``auth_url``,
             ``username``, ``password``, ``project_name``, ...).
 
     Raises:
-        Whatever :func:`openstack.connect` raises for a bad configuration.
+        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong
+            (and whatever :func:`openstack.connect` raises for a bad configuration).
     """
-    return AsyncConnection(openstack.connect(cloud=cloud, **kwargs), monitor=monitor)
+    conn = openstack.connect(cloud=cloud, **kwargs)
+    return AsyncConnection(conn, monitor=monitor, waiting=waiting)
 
 
-def wrap(conn: Any, *, monitor: Monitor | None = None) -> AsyncConnection:
+def wrap(
+    conn: Any, *, monitor: Monitor | None = None, waiting: Mapping[str, Waiting] | None = None
+) -> AsyncConnection:
     """Give an existing openstacksdk Connection the ``_async`` twins.
 
     The Connection itself is not changed; the returned object passes every
     attribute through to it. Wrapping an AsyncConnection again re-wraps its
     Connection.
 
+    Args:
+        conn: the openstacksdk Connection.
+        monitor: as for :func:`connect`.
+        waiting: as for :func:`connect`.
+
     Raises:
         TypeError: ``conn`` is not an openstacksdk Connection.
+        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong.
     """
     from openstack.connection import Connection
 
@@ -58,4 +84,4 @@ def wrap(conn: Any, *, monitor: Monitor | None = None) -> AsyncConnection:
             f"conn: expected an openstack.connection.Connection (from openstack.connect()),"
             f" got {type(conn).__name__}"
         )
-    return AsyncConnection(plain, monitor=monitor)
+    return AsyncConnection(plain, monitor=monitor, waiting=waiting)

@@ -26,6 +26,7 @@ from osfutures.openstack.batching import Lister
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
 from osfutures.openstack.specs import SPECS, Argument, OperationSpec, specs_for
+from osfutures.openstack.waiting import Waiting, waiting_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
 from osfutures.watch import Batch, OnGone
@@ -44,6 +45,7 @@ _JUST_CREATED = OnGone(after=GONE_AFTER_CREATE)
 _VANISHED = OnGone()
 
 _SERVICES = frozenset(spec.service for spec in SPECS)
+_WAIT_AS_THE_MONITOR = Waiting()
 _listings_lock = threading.Lock()
 _listings: weakref.WeakKeyDictionary[Any, dict[str, _Listing]] = weakref.WeakKeyDictionary()
 _endpoints: weakref.WeakKeyDictionary[Any, dict[str, Hashable]] = weakref.WeakKeyDictionary()
@@ -218,8 +220,16 @@ def _cleanup(conn: Any, spec: OperationSpec, monitor: Monitor) -> Callable[..., 
 class AsyncProxy:
     """An openstacksdk service proxy plus its ``_async`` / ``_async_r`` twins."""
 
-    def __init__(self, conn: Any, service: str, proxy: Any, monitor: Monitor | None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        service: str,
+        proxy: Any,
+        monitor: Monitor | None,
+        waiting: Mapping[str, Waiting] | None = None,
+    ) -> None:
         self._conn = conn
+        self._waiting = waiting or {}
         self._service = service
         self._proxy = proxy
         self._specs = specs_for(service)
@@ -257,13 +267,16 @@ class AsyncProxy:
             interval: PollInterval | float | None = None,
             **kwargs: Any,
         ) -> OperationFuture[Any]:
+            # The call's own values (checked by start_twin under their names), else
+            # this kind's (wrap(waiting=...), clouds.yaml), else the monitor's.
+            kinds = self._waiting.get(spec.kind) or _WAIT_AS_THE_MONITOR
             return start_twin(
                 self._conn,
                 spec,
                 args,
                 kwargs,
-                timeout=timeout,
-                interval=interval,
+                timeout=timeout if timeout is not None else kinds.timeout,
+                interval=interval if interval is not None else kinds.interval,
                 monitor=self._monitor_or_default(),
             )
 
@@ -371,11 +384,27 @@ class AsyncConnection:
         conn: the openstacksdk Connection to wrap.
         monitor: the monitor that watches this connection's operations (default:
             the process-wide :func:`osfutures.default_monitor`).
+        waiting: per kind of object (``"server"``, ``"volume"``, ... or
+            ``"default"``), the :class:`~osfutures.openstack.Waiting` of twin calls
+            that give no ``timeout`` or ``interval``; over the ``osfutures:``
+            section of the cloud's clouds.yaml entry.
+
+    Raises:
+        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section names an
+            unknown kind or holds a bad value (the message says where).
     """
 
-    def __init__(self, conn: Any, *, monitor: Monitor | None = None) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        *,
+        monitor: Monitor | None = None,
+        waiting: Mapping[str, Waiting] | None = None,
+    ) -> None:
         if isinstance(conn, AsyncConnection):
             conn = conn.unwrap()
+        config = getattr(getattr(conn, "config", None), "config", None)
+        self._waiting = waiting_for(config if isinstance(config, Mapping) else {}, waiting)
         self._conn = conn
         self._monitor = monitor
         self._proxies: dict[str, AsyncProxy] = {}
@@ -390,7 +419,9 @@ class AsyncConnection:
             return value
         proxy = self._proxies.get(name)
         if proxy is None or proxy._proxy is not value:
-            proxy = self._proxies[name] = AsyncProxy(self._conn, name, value, self._monitor)
+            proxy = self._proxies[name] = AsyncProxy(
+                self._conn, name, value, self._monitor, self._waiting
+            )
         return proxy
 
     def __dir__(self) -> list[str]:
