@@ -34,8 +34,8 @@ __all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "ProgressUpdate", "er
 T = TypeVar("T")
 U = TypeVar("U")
 
-#: Version of the layout :meth:`OperationFuture.record` returns (2: ``state`` was
-#: renamed ``outcome``, the word :class:`Attempt` uses).
+#: Version of the layout :meth:`OperationFuture.record` returns. Version 2 renamed
+#: ``state`` to ``outcome``, the word :class:`Attempt` uses.
 RECORD_VERSION = 2
 
 _ids = itertools.count(1)

@@ -41,7 +41,7 @@ T = TypeVar("T")
 #: Retry failures in the cloud, timeouts and transient request errors; not requests
 #: the cloud rejected (see :func:`osfutures.policy.is_retryable`).
 DEFAULT_RETRY = tenacity.retry_if_exception(is_retryable)
-#: Pause between an attempt's cleanup and the next attempt: about 1 s, then 2 s,
+#: The pause between an attempt's cleanup and the next attempt, about 1 s, then 2 s,
 #: 4 s, ... up to 30 s, with jitter so relaunches of many operations spread out.
 DEFAULT_WAIT = tenacity.wait_exponential_jitter(initial=1.0, max=30.0, jitter=1.0)
 
