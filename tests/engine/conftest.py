@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from osfutures import ManualClock, Monitor
+from osfutures import Batch, ManualClock, Monitor, OnGone, PollInterval, Reader, States
+from osfutures._schedule import Schedule
+from osfutures._watch import Watch
+from osfutures.future import OperationFuture
+
+ACTIVE = States.of({"ACTIVE"}, (), {"ERROR"})
 
 
 class Table:
@@ -74,3 +80,36 @@ def h(clock: ManualClock, monitor: Monitor) -> Harness:
 @pytest.fixture
 def table() -> Table:
     return Table()
+
+
+def make_watch(
+    *,
+    started: float = 0.0,
+    interval: PollInterval | float = 1.0,
+    timeout: float = 100.0,
+    batch: Batch | None = None,
+    item: Any = None,
+) -> Watch:
+    """A watch as the monitor makes one, for tests of the schedule on its own."""
+    return Watch(
+        OperationFuture(name=f"op {item}"),
+        lambda: None,
+        states=ACTIVE,
+        ready=None,
+        failed=None,
+        reader=Reader(),
+        on_gone=OnGone(),
+        is_fatal=lambda error: True,
+        interval=PollInterval.coerce(interval, PollInterval()),
+        timeout=timeout,
+        batch=batch,
+        item=item,
+        endpoint=None if batch is None else batch.endpoint,
+        started=started,
+    )
+
+
+@pytest.fixture
+def schedule() -> Schedule:
+    """A schedule with no thread and no clock: time is what each call is given."""
+    return Schedule(random.Random(0), final_look=5.0)

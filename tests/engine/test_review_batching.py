@@ -4,13 +4,10 @@ keeps per endpoint."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-
-import pytest
 
 from osfutures import (
     Batch,
@@ -19,41 +16,20 @@ from osfutures import (
     OperationTimeout,
     PollingFailed,
     PollInterval,
-    Reader,
-    States,
 )
 from osfutures._probes import Fetched, Listed
 from osfutures._schedule import Group, Schedule
 from osfutures._watch import Watch
 from osfutures.errors import ResourceGone
-from osfutures.future import OperationFuture
-from osfutures.watch import OnGone
 
-ACTIVE = States.of({"ACTIVE"}, (), {"ERROR"})
+from .conftest import make_watch
 
-
-def make_watch(batch: Batch, item: Any, *, timeout: float = 1000.0) -> Watch:
-    return Watch(
-        OperationFuture(name=f"op {item}"),
-        lambda: None,
-        states=ACTIVE,
-        ready=None,
-        failed=None,
-        reader=Reader(),
-        on_gone=OnGone(),
-        is_fatal=lambda error: True,
-        interval=PollInterval(initial=1.0, factor=2.0, maximum=8.0, jitter=0.0),
-        timeout=timeout,
-        batch=batch,
-        item=item,
-        endpoint=batch.endpoint,
-        started=0.0,
-    )
+#: Back-off that the review's cases count polls against.
+BACKOFF = PollInterval(initial=1.0, factor=2.0, maximum=8.0, jitter=0.0)
 
 
-@pytest.fixture
-def schedule() -> Schedule:
-    return Schedule(random.Random(0), final_look=5.0)
+def member(batch: Batch, item: Any, *, timeout: float = 1000.0) -> Watch:
+    return make_watch(batch=batch, item=item, timeout=timeout, interval=BACKOFF)
 
 
 def list_group(schedule: Schedule, now: float, found: dict[Any, Any]) -> Group:
@@ -69,7 +45,7 @@ def test_a_group_whose_members_all_went_solo_and_ended_is_not_polled_forever(
     schedule: Schedule,
 ) -> None:
     batch = Batch("servers", lambda items: {})
-    watch = make_watch(batch, "a")
+    watch = member(batch, "a")
     schedule.add(watch)
     list_group(schedule, 1.0, {})  # not listed: its own fetch settles it
     assert watch.solo
@@ -86,7 +62,7 @@ def test_a_changes_only_member_its_own_fetch_saw_is_fetched_once_not_every_cycle
     schedule: Schedule,
 ) -> None:
     batch = Batch("servers", lambda items: {}, changes_only=True)
-    watch = make_watch(batch, "a")
+    watch = member(batch, "a")
     schedule.add(watch)
     list_group(schedule, 1.0, {})  # never answered yet, left out: its own fetch
     assert schedule.next_ready(1.0) is watch
@@ -236,7 +212,7 @@ def test_a_monitor_keeps_nothing_per_endpoint_once_its_operations_are_over(
 def test_operations_and_deadlines_still_agree(schedule: Schedule) -> None:
     # The final look of a member still works once groups are dropped when empty.
     batch = Batch("servers", lambda items: {})
-    watch = make_watch(batch, "a", timeout=3.0)
+    watch = member(batch, "a", timeout=3.0)
     schedule.add(watch)
     list_group(schedule, 1.0, {"a": {"status": "BUILD"}})
     schedule.held_by = "the monitor's cap of 1 probes/s"

@@ -3,50 +3,16 @@
 from __future__ import annotations
 
 import math
-import random
 from typing import Any
 
 import pytest
 
-from osfutures import Batch, OperationTimeout, PollInterval, Reader, States
+from osfutures import Batch, OperationTimeout, PollInterval
 from osfutures._probes import Fetched, Listed
 from osfutures._schedule import URGENT, Group, Schedule
-from osfutures._watch import Watch
 from osfutures.future import OperationFuture
-from osfutures.watch import OnGone
 
-ACTIVE = States.of({"ACTIVE"}, (), {"ERROR"})
-
-
-def make_watch(
-    *,
-    started: float = 0.0,
-    interval: float = 1.0,
-    timeout: float = 100.0,
-    batch: Batch | None = None,
-    item: Any = None,
-) -> Watch:
-    return Watch(
-        OperationFuture(name=f"op {item}"),
-        lambda: None,
-        states=ACTIVE,
-        ready=None,
-        failed=None,
-        reader=Reader(),
-        on_gone=OnGone(),
-        is_fatal=lambda error: True,
-        interval=PollInterval.coerce(interval, PollInterval()),
-        timeout=timeout,
-        batch=batch,
-        item=item,
-        endpoint=None if batch is None else batch.endpoint,
-        started=started,
-    )
-
-
-@pytest.fixture
-def schedule() -> Schedule:
-    return Schedule(random.Random(0), final_look=5.0)
+from .conftest import make_watch
 
 
 def test_a_watch_is_first_polled_one_interval_after_its_start(schedule: Schedule) -> None:
