@@ -39,23 +39,12 @@ def monitor(clock: ManualClock) -> Iterator[osfutures.Monitor]:
     m.shutdown(cancel_futures=True)
 
 
+# conftest's conn and boot use these: the monitor and the cloud on one clock.
 @pytest.fixture
 def cloud(clock: ManualClock) -> Iterator[FakeCloud]:
     scenario = Scenario.fast(seed=7, duration=BUILD_SECONDS)
     with FakeCloud(seed=7, clock=clock, scenario=scenario) as cloud:
         yield cloud
-
-
-@pytest.fixture
-def conn(cloud: FakeCloud, monitor: osfutures.Monitor) -> osfutures.AsyncConnection:
-    return osfutures.wrap(cloud.connect(), monitor=monitor)
-
-
-@pytest.fixture
-def boot(conn: osfutures.AsyncConnection) -> dict[str, Any]:
-    flavor = next(iter(conn.compute.flavors()))
-    image = next(iter(conn.image.images()))
-    return {"flavor_id": flavor.id, "image_id": image.id, "networks": "none"}
 
 
 def _run(clock: ManualClock, monitor: osfutures.Monitor, seconds: float) -> None:
