@@ -602,10 +602,12 @@ class Schedule:
         finite = [c for c in candidates if math.isfinite(c)]
         return min(finite) if finite else None
 
-    def compact(self, now: float) -> None:
-        """Rebuild the heaps when lapsed entries outnumber the live ones; now and
-        then, drop the members of batch groups that their users cancelled."""
-        if now >= self._next_sweep:
+    def compact(self, now: float) -> bool:
+        """Rebuild the heaps when lapsed entries outnumber the live ones; every
+        :data:`SWEEP` seconds, drop the members of batch groups that their users
+        cancelled. True when it swept (the monitor tidies its own tables then)."""
+        swept = now >= self._next_sweep
+        if swept:
             self._next_sweep = now + SWEEP
             self._sweep()
         live = len(self.watches)
@@ -621,6 +623,7 @@ class Schedule:
             elif len(heap) > 2 * (live + len(self._groups)) + 1024:
                 self._ready[endpoint] = [e for e in heap if self._is_current(e[2], e[3])]
                 heapq.heapify(self._ready[endpoint])
+        return swept
 
     def _sweep(self) -> None:
         for group in list(self._groups.values()):

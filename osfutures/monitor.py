@@ -40,7 +40,7 @@ from osfutures._checks import (
     require_instance,
 )
 from osfutures._probes import Answer, Flight, Probes
-from osfutures._schedule import SWEEP, Schedule
+from osfutures._schedule import Schedule
 from osfutures._watch import Watch
 from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, ProbeTimeout
@@ -192,7 +192,6 @@ class Monitor:
         # By endpoint: its request budget, and when its next request is allowed.
         self._limiters: dict[Hashable, RateLimiter] = {}
         self._throttled_until: dict[Hashable, float] = {}
-        self._next_prune = -math.inf
         self._warned_late = False
 
     # -- public API -----------------------------------------------------------
@@ -535,9 +534,7 @@ class Monitor:
             error = ProbeTimeout(f"probe did not answer within {self.probe_timeout}s")
             schedule.given_up(flight.polled, error, now)
         self._dispatch(now)
-        schedule.compact(now)
-        if now >= self._next_prune:
-            self._next_prune = now + SWEEP
+        if schedule.compact(now):
             self._prune(now)
         return True
 
