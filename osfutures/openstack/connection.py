@@ -25,7 +25,13 @@ from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack.batching import Lister
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
-from osfutures.openstack.specs import SPECS, Argument, OperationSpec, specs_for
+from osfutures.openstack.specs import (
+    SPECS,
+    Argument,
+    OperationSpec,
+    keyword_attributes,
+    specs_for,
+)
 from osfutures.openstack.waiting import Waiting, waiting_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
@@ -179,8 +185,8 @@ def _name_of(spec: OperationSpec, arguments: Mapping[str, Any], result: Any) -> 
     """What the caller knows the watched object by: the name it gave a new one
     (``create_server(name="web-3")``), else the name of the object it passed or the
     call returned."""
-    extra = next((v for v in arguments.values() if isinstance(v, dict)), {})
-    watched = arguments.get(spec.locate.name) if isinstance(spec.locate, Argument) else result
+    extra = keyword_attributes(arguments)
+    watched = spec.passed(arguments) if isinstance(spec.locate, Argument) else result
     for name in (arguments.get("name"), extra.get("name"), getattr(watched, "name", None)):
         if isinstance(name, str) and name:
             return name
@@ -192,7 +198,7 @@ def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
         # A fast delete may be over before the first poll (real Nova lists about
         # half of them DELETED already, and one without a host never): the deletion
         # still resolves with the resource, the object the caller passed.
-        passed = arguments.get(spec.locate.name) if isinstance(spec.locate, Argument) else None
+        passed = spec.passed(arguments)
         return _DELETED if isinstance(passed, (str, type(None))) else OnGone(True, last=passed)
     return _JUST_CREATED if spec.leaves_behind(arguments) else _VANISHED
 

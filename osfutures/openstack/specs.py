@@ -26,6 +26,7 @@ __all__ = [
     "OperationSpec",
     "Returned",
     "argument",
+    "keyword_attributes",
     "returned",
     "specs_for",
 ]
@@ -68,11 +69,16 @@ class Argument:
         for key in names:
             if arguments.get(key) is not None:
                 return _id_of(arguments[key])
-        extra = next((v for v in arguments.values() if isinstance(v, dict)), {})
+        extra = keyword_attributes(arguments)
         for key in names:
             if extra.get(key) is not None:
                 return _id_of(extra[key])
         return None
+
+
+def keyword_attributes(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``**attrs`` of a call's bound arguments (``create_server(name=...)``)."""
+    return next((v for v in arguments.values() if isinstance(v, dict)), {})
 
 
 def returned(attribute: str = "id") -> Returned:
@@ -123,6 +129,11 @@ class OperationSpec:
     def deletes(self) -> bool:
         """True when success is the object's disappearance."""
         return not self.target and self.target_from is None
+
+    def passed(self, arguments: Mapping[str, Any]) -> Any:
+        """The watched object as the caller passed it (a resource or an id), or
+        ``None`` when the call returns it."""
+        return arguments.get(self.locate.name) if isinstance(self.locate, Argument) else None
 
     def leaves_behind(self, arguments: Mapping[str, Any]) -> bool:
         """Whether these arguments make a new object: a "not found" right after the
