@@ -40,7 +40,7 @@ from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, retry_after
 from osfutures.watch import Batch
 
-__all__ = ["SWEEP", "URGENT", "Group", "Schedule"]
+__all__ = ["SWEEP", "URGENT", "Group", "Schedule", "endpoint_of"]
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,7 @@ class Schedule:
             when, seq, item = heapq.heappop(due)
             if self._is_current(when, item):
                 entry = (min(when, item.deadline - URGENT), seq, when, item)
-                heapq.heappush(ready.setdefault(_endpoint(item), []), entry)
+                heapq.heappush(ready.setdefault(endpoint_of(item), []), entry)
         first: tuple[float, int, float, Watch | Group] | None = None
         for endpoint, heap in ready.items():
             if endpoint in blocked:
@@ -633,7 +633,8 @@ class Schedule:
             group.deadline = min((w.deadline for w in group.members()), default=math.inf)
 
 
-def _endpoint(item: Watch | Group) -> Hashable:
+def endpoint_of(item: Watch | Group) -> Hashable:
+    """What a poll of ``item`` (a watch's own fetch, or a group's listing) goes to."""
     return item.endpoint if isinstance(item, Watch) else item.batch.endpoint
 
 

@@ -40,7 +40,7 @@ from osfutures._checks import (
     require_instance,
 )
 from osfutures._probes import Answer, Flight, Probes
-from osfutures._schedule import Schedule
+from osfutures._schedule import Schedule, endpoint_of
 from osfutures._watch import Watch
 from osfutures.clock import Clock, SystemClock
 from osfutures.errors import MonitorCrashed, MonitorShutdown, ProbeTimeout
@@ -576,7 +576,7 @@ class Monitor:
             if not probes.has_slot():
                 schedule.held_by = f"all {probes.workers} probe threads being busy"
                 return  # a result will wake us
-            endpoint = item.endpoint if isinstance(item, Watch) else item.batch.endpoint
+            endpoint = endpoint_of(item)
             limiter = self._limiter(endpoint, now)
             if limiter is not None:
                 wait = limiter.take(now)
