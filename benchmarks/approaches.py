@@ -161,7 +161,7 @@ def twins(conn: Any, stage: Stage, items: Sequence[Item], rec: Recorder, hang: f
         futures[future] = item
         # The moment the future resolves, not the moment this thread looks at it.
         future.add_done_callback(
-            lambda done, item=item: rec.outcome(item, stage.name, _error_of(done))
+            lambda done, item=item: rec.outcome(item, stage.name, _taken(done, stage))
         )
     rec.phase(f"{stage.name}: waiting", len(futures))
     try:
@@ -204,10 +204,16 @@ def threads(conn: Any, stage: Stage, items: Sequence[Item], rec: Recorder, hang:
             rec.hung(item, stage.name)
 
 
-def _error_of(future: Future[Any]) -> BaseException | None:
+def _taken(future: Future[Any], stage: Stage) -> BaseException | None:
+    """What a user takes from a resolved future: the created resource (made when
+    first read, as the plain waiters' answers are built when they return), or the
+    error. A deletion's result, which a user seldom reads, is not read."""
     if future.cancelled():
         return RuntimeError("cancelled")
-    return future.exception()
+    error = future.exception()
+    if error is None and stage.name == "ready":
+        future.result()
+    return error
 
 
 APPROACH_RUNNERS: dict[str, Callable[[Any, Stage, Sequence[Item], Recorder, float], None]] = {

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osfutures.errors import OperationFailed, OperationTimeout, PollingFailed, ResourceGone
-from osfutures.future import OperationFuture
+from osfutures.future import OperationFuture, Unmade
 from osfutures.policy import PollInterval
 from osfutures.watch import Batch, Gone, OnGone, Reader, States, Verdict
 
@@ -93,7 +93,7 @@ class Watch:
             future._observe(status, reader.progress_of(value))
             verdict = self._verdict(value, status)
             if verdict is Verdict.READY:
-                future._set_result_if_pending(self._handed_over(value))
+                future._set_result_if_pending(self._result_of(value))
             elif verdict is not None:
                 fault = reader.fault_of(value) if reader.fault_of else None
                 if verdict is Verdict.UNEXPECTED and not fault:
@@ -129,7 +129,7 @@ class Watch:
         if self.on_gone.succeed:
             future._observe("DELETED", future.progress)
             last = self.last if self.last is not None else self.on_gone.last
-            future._set_result_if_pending(self._handed_over(last))
+            future._set_result_if_pending(self._result_of(last))
             return
         self.gone_seen += 1
         if self.gone_seen >= self.on_gone.after:
@@ -146,6 +146,11 @@ class Watch:
         """What the caller gets for a fetched object (see :class:`~osfutures.Reader`)."""
         make = self.reader.result
         return obj if make is None or obj is None else make(obj)
+
+    def _result_of(self, obj: Any) -> Any:
+        """The future's result for a fetched object: made when first read."""
+        make = self.reader.result
+        return obj if make is None or obj is None else Unmade(obj, make)
 
     def time_out(self, now: float) -> None:
         """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import threading
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import CancelledError, Future, InvalidStateError
@@ -47,6 +48,44 @@ def error_record(error: BaseException | None) -> dict[str, str] | None:
         return None
     kind = type(error)
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(error)}
+
+
+class Unmade:
+    """A result stored as the monitor fetched it, made into what the caller gets
+    (:attr:`osfutures.Reader.result`) when first read, on the reading thread.
+
+    Building an openstacksdk resource costs milliseconds; the monitor thread, which
+    may resolve hundreds of operations from one listing, would otherwise make each in
+    turn before resolving the next, and make results nobody reads (a deletion's).
+    Made once: every reader, and every future that takes this one's outcome, gets the
+    same object.
+    """
+
+    __slots__ = ("_fetched", "_lock", "_made", "_make")
+
+    def __init__(self, fetched: Any, make: Callable[[Any], Any]) -> None:
+        self._fetched = fetched
+        self._make: Callable[[Any], Any] | None = make
+        self._made: Any = None
+        self._lock = threading.Lock()
+
+    def made(self) -> Any:
+        """The made result (what ``make`` raises is raised here, and tried again on
+        the next read)."""
+        with self._lock:
+            if self._make is not None:
+                self._made = self._make(self._fetched)
+                self._make = self._fetched = None
+            return self._made
+
+
+def passed_on(done: Future[Any]) -> Any:
+    """The result of ``done`` (a successful future) as it is stored, for another
+    future to take as its own: an :class:`Unmade` stays unmade, so the resolving
+    thread (often the monitor) does not make it."""
+    if isinstance(done, OperationFuture):
+        return done._result
+    return done.result()
 
 
 class ProgressUpdate(NamedTuple):
@@ -213,6 +252,21 @@ class OperationFuture(Future[T], Generic[T]):
 
     # -- resolution -----------------------------------------------------------
 
+    def result(self, timeout: float | None = None) -> T:
+        """The operation's result (as :meth:`concurrent.futures.Future.result`).
+
+        Raises:
+            TimeoutError: not done within ``timeout`` seconds.
+            CancelledError: the future was cancelled.
+            Exception: the operation's error (:class:`~osfutures.OperationFailed`,
+                :class:`~osfutures.OperationTimeout`, ...).
+        """
+        value: Any = super().result(timeout)
+        if type(value) is Unmade:
+            value = value.made()
+        made: T = value
+        return made
+
     def set_result(self, result: T) -> None:
         """Resolve the future (as :meth:`concurrent.futures.Future.set_result`)."""
         super().set_result(result)
@@ -272,7 +326,7 @@ class OperationFuture(Future[T], Generic[T]):
             elif (error := done.exception()) is not None:
                 self._set_exception_if_pending(error)
             else:
-                self._set_result_if_pending(done.result())
+                self._set_result_if_pending(passed_on(done))
 
         if isinstance(other, OperationFuture):
             other._add_internal_callback(copy_outcome)

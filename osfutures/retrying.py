@@ -28,7 +28,7 @@ from tenacity.wait import wait_base
 
 from osfutures._checks import check_count, check_timeout, require_callable, require_instance
 from osfutures.errors import OperationTimeout, RetriesExhausted
-from osfutures.future import Attempt, OperationFuture
+from osfutures.future import Attempt, OperationFuture, passed_on
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.policy import is_retryable
 
@@ -430,7 +430,7 @@ class _RetryRun(Generic[T]):
             return
         error = done.exception()
         if error is None:
-            self.future._set_result_if_pending(done.result())
+            self.future._set_result_if_pending(passed_on(done))
             return
         attempt.error = error
         self.future._dispatch(

@@ -246,9 +246,12 @@ class Reader:
             state does not count (Nova keeps a stopping server ACTIVE until it is
             SHUTOFF). ``None``: every state counts. Used with :class:`States` only.
         result: makes what the caller gets (the future's result, an error's
-            ``resource``) from a fetched object, once, when the operation ends;
-            ``None``: the object itself. Lets a probe return a light view of each
-            object (a listing's JSON record) and build the full one only at the end.
+            ``resource``) from a fetched object; ``None``: the object itself. Lets a
+            probe return a light view of each object (a listing's JSON record) and
+            build the full one only at the end. A result is made once, when first
+            read (``result()``, a chained step), on the reading thread: never by the
+            monitor, and never for a result nobody reads. What it raises, that read
+            raises. An error's ``resource`` is made when the operation fails.
 
     Raises:
         TypeError: a field is neither a name nor a callable.

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import CancelledError, Future
+import threading
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from osfutures import RECORD_VERSION, OperationFailed, OperationFuture
+from osfutures import RECORD_VERSION, Gone, OnGone, OperationFailed, OperationFuture, Reader
 
 from .conftest import Harness, Table
 
@@ -129,3 +130,71 @@ def test_cancel_returns_false_once_finished() -> None:
     fut.set_result(1)
     assert fut.cancel() is False
     assert fut.outcome == "succeeded"
+
+
+class Maker:
+    """A ``Reader(result=...)``: records which thread made each result."""
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def __call__(self, fetched: dict[str, Any]) -> dict[str, Any]:
+        self.threads.append(threading.current_thread().name)
+        return {"made from": fetched["id"]}
+
+
+def test_a_result_is_made_once_when_first_read_never_by_the_monitor(
+    h: Harness, table: Table
+) -> None:
+    make = Maker()
+    table.put("vm", "BUILD")
+    vm = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, reader=Reader(result=make))
+    table.put("vm", "ACTIVE")
+    h.step(1)
+    assert vm.done() and make.threads == [], "resolving made nothing"
+    with ThreadPoolExecutor(8) as readers:
+        results = list(readers.map(lambda _: vm.result(timeout=0), range(8)))
+    assert results[0] == {"made from": "vm"}
+    assert all(r is results[0] for r in results), "every reader gets the same object"
+    assert len(make.threads) == 1 and "monitor" not in make.threads[0]
+
+
+def test_a_future_that_takes_anothers_outcome_gets_the_same_made_result(
+    h: Harness, table: Table
+) -> None:
+    make = Maker()
+    table.put("vol", "BUILD")
+    inner = h.monitor.watch_states(
+        table.fetcher("vol"), target={"ACTIVE"}, reader=Reader(result=make)
+    )
+    start: OperationFuture[None] = OperationFuture(name="start")
+    outer = start.next(lambda _: inner)
+    start._set_result_if_pending(None)
+    table.put("vol", "ACTIVE")
+    h.step(1)
+    assert outer.result(timeout=5) is inner.result(timeout=0)
+    assert len(make.threads) == 1
+
+
+def test_a_deletion_result_is_made_from_the_last_record_when_read(h: Harness) -> None:
+    make = Maker()
+    record = {"id": "vm", "status": "DELETED"}
+    gone = h.monitor.watch(
+        lambda: Gone(record), ready=bool, on_gone=OnGone(succeed=True), reader=Reader(result=make)
+    )
+    h.step(1)
+    assert gone.done() and make.threads == []
+    assert gone.result(timeout=0) == {"made from": "vm"}
+
+
+def test_what_making_a_result_raises_is_raised_by_the_read(h: Harness, table: Table) -> None:
+    def broken(fetched: Any) -> Any:
+        raise ValueError("cannot build this record")
+
+    table.put("vm", "ACTIVE")
+    vm = h.monitor.watch_states(
+        table.fetcher("vm"), target={"ACTIVE"}, reader=Reader(result=broken)
+    )
+    h.step(1)
+    with pytest.raises(ValueError, match="cannot build this record"):
+        vm.result(timeout=0)
