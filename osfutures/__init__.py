@@ -23,7 +23,17 @@ from osfutures.future import RECORD_VERSION, Attempt, OperationFuture, ProgressU
 from osfutures.monitor import DEFAULT_TIMEOUT, Monitor, default_monitor
 from osfutures.policy import PollInterval, is_retryable, is_transient, retry_after
 from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
-from osfutures.watch import GONE, Batch, BatchMember, Gone, OnGone, Reader, States, Verdict
+from osfutures.watch import (
+    GONE,
+    Batch,
+    BatchMember,
+    Explanation,
+    Gone,
+    OnGone,
+    Reader,
+    States,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from osfutures.openstack import AsyncConnection, connect, wrap
@@ -55,6 +65,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "Attempt",
     "Batch",
     "BatchMember",
+    "Explanation",
     "Clock",
     "Gone",
     "ManualClock",

@@ -50,10 +50,12 @@ class BatchContractError(TypeError):
 
 @dataclass(slots=True)
 class Fetched:
-    """What one watch's own ``fetch`` returned, or the error it raised instead."""
+    """What one watch's own ``fetch`` returned, or the error it raised instead; for
+    an inquiry (``inquiry``), what its ``inquire`` returned."""
 
     value: Any
     error: BaseException | None
+    inquiry: bool = False
 
 
 @dataclass(slots=True)
@@ -73,10 +75,13 @@ def fetch(watch: Watch) -> Fetched:
     """Fetch one watch's object. Never raises, not even ``KeyboardInterrupt`` or
     ``SystemExit`` (CPython's executors put those on the future too): what goes
     wrong is reported, and the monitor decides what it means."""
+    inquire = watch.inquire if watch.inquiry_due else None
     try:
+        if inquire is not None:
+            return Fetched(inquire(watch.last), None, inquiry=True)
         return Fetched(watch.fetch(), None)
     except BaseException as error:
-        return Fetched(None, error)
+        return Fetched(None, error, inquiry=inquire is not None)
 
 
 def fetch_many(batch: Batch, items: list[Hashable]) -> Listed:

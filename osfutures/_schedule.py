@@ -69,6 +69,7 @@ class Group:
         interval: the tightest polling interval among its members.
         quiet: polls in a row in which no member changed status or joined.
         failures: failed listings in a row.
+        answered_at: when its last listing answered (``-inf``: never).
         unseen: members no answer has carried yet: left out of a ``changes_only``
             answer, they are fetched on their own.
         asked: the members that were unseen when the request in flight was made.
@@ -78,6 +79,7 @@ class Group:
     """
 
     __slots__ = (
+        "answered_at",
         "asked",
         "batch",
         "busy",
@@ -101,6 +103,7 @@ class Group:
         self.interval: PollInterval | None = None
         self.quiet = 0
         self.failures = 0
+        self.answered_at = -math.inf
         self.unseen: set[Watch] = set()
         self.asked: set[Watch] = set()
         self.final_looks: set[Watch] = set()
@@ -202,7 +205,10 @@ class Schedule:
         watch.deadline = watch.started + watch.timeout
         self.watches[key] = watch
         first = watch.started + watch.interval.delay(0, self._rng)
-        if watch.batch is not None:
+        if watch.inquiry_due:  # its initial object stalled already: ask first
+            watch.solo = watch.batch is not None
+            self._poll_at(watch, watch.started)
+        elif watch.batch is not None:
             group = self._groups.get(watch.batch.key)
             if group is None:
                 group = self._groups[watch.batch.key] = Group(watch.batch)
@@ -301,6 +307,10 @@ class Schedule:
                     self._poll_at(watch, now)
                 heapq.heappush(deadlines, (now + self._final_look, key))
                 continue
+            group = self._group_of(watch)
+            if group is not None and group.batch.changes_only and watch not in group.unseen:
+                # Each answer that left it out said it was unchanged: a look too.
+                watch.seen_at = max(watch.seen_at or -math.inf, group.answered_at)
             watch.time_out(now)
             self.forget(watch)
 
@@ -390,13 +400,18 @@ class Schedule:
         if watch.future._over:  # cancelled by its user
             self.forget(watch)
             return
-        watch.polls += 1
-        watch.last_error = watch.judge(answer.value, answer.error, now)
+        if answer.inquiry:
+            watch.take_inquiry(answer.value, answer.error, now)
+        else:
+            watch.polls += 1
+            watch.last_error = watch.judge(answer.value, answer.error, now)
         if watch.future._over:
             self.forget(watch)
         elif watch.final_look:
             watch.time_out(now)  # it had its one more look
             self.forget(watch)
+        elif watch.inquiry_due:
+            self._poll_at(watch, now)  # its own fetch asks; it stays out of its batch
         elif watch.solo:
             self._rejoin(watch, now)
         else:
@@ -414,6 +429,7 @@ class Schedule:
             self._release(group, now, error)
             return
         group.failures = 0
+        group.answered_at = now
         moved = False
         if error is not None:  # a bug in fetch_many: each member judges it
             for watch in list(group.members()):
@@ -456,6 +472,8 @@ class Schedule:
         if watch.future._over:
             self.forget(watch)
             return True
+        if watch.inquiry_due:
+            self._go_solo(group, watch, now)  # its own fetch asks
         return watch.future.status != before
 
     def _listing_failed(self, group: Group, error: BaseException, now: float) -> None:

@@ -15,9 +15,20 @@ from typing import Any
 from osfutures.errors import OperationFailed, OperationTimeout, PollingFailed, ResourceGone
 from osfutures.future import OperationFuture, Unmade
 from osfutures.policy import PollInterval
-from osfutures.watch import Batch, Gone, OnGone, Reader, States, Verdict
+from osfutures.watch import Batch, Explanation, Gone, OnGone, Reader, States, Verdict
 
-__all__ = ["Watch"]
+__all__ = ["Held", "Watch"]
+
+
+@dataclass(slots=True, frozen=True)
+class Held:
+    """A verdict waiting for the inquiry about it: a failure (to explain) or a
+    success (to confirm), with the observation it was reached on."""
+
+    verdict: Verdict
+    value: Any
+    status: str | None
+    fault: str | None
 
 
 @dataclass(slots=True, eq=False)
@@ -60,6 +71,18 @@ class Watch:
     #: Granted one more look at its deadline, its polls having been held back: by
     #: what (words for the timeout's message), else None.
     final_look: str | None = None
+    #: Asks the cloud why the object settled where the operation does not go (see
+    #: ``Monitor.watch(inquire=...)``); None: nothing to ask.
+    inquire: Callable[[Any], Any] | None = None
+    #: Its next own fetch is an inquiry.
+    inquiry_due: bool = False
+    #: Inquired since the object was last seen unsettled (asked once per stall).
+    inquired: bool = False
+    #: A target state believed only once an inquiry finds nothing wrong
+    #: (``Monitor.watch(confirm=True)``).
+    confirm: bool = False
+    #: A verdict held back while the inquiry about it is out.
+    held: Held | None = None
 
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
@@ -92,24 +115,87 @@ class Watch:
                 self.polls = 0
             future._observe(status, reader.progress_of(value))
             verdict = self._verdict(value, status)
-            if verdict is Verdict.READY:
-                future._set_result_if_pending(self._result_of(value))
-            elif verdict is not None:
+            if verdict is None:
+                if self.inquire is not None:
+                    self._note_stall(value)
+                return None
+            fault = None
+            if verdict is not Verdict.READY:
                 fault = reader.fault_of(value) if reader.fault_of else None
                 if verdict is Verdict.UNEXPECTED and not fault:
                     fault = f"unexpected state {status}"
-                future._set_exception_if_pending(
-                    OperationFailed(
-                        self.describe(),
-                        resource=self._handed_over(value),
-                        status=status,
-                        fault=fault,
-                        elapsed=elapsed,
-                    )
-                )
+            if self.inquire is not None and (verdict is not Verdict.READY or self.confirm):
+                # Ask the cloud first: why it failed (Cinder's user messages), or
+                # whether a state the failure leaves too means success.
+                self.held = Held(verdict, value, status, fault)
+                self.inquiry_due = True
+            else:
+                self._conclude(verdict, value, status, fault, None, elapsed)
         except Exception as problem:  # a user's test or getter raised: fail this one only
             future._set_exception_if_pending(problem)
         return None
+
+    def _note_stall(self, value: Any) -> None:
+        """No verdict: if nothing is in progress on the object either, the operation
+        stalled (a failed action the cloud undid): ask why, once per stall."""
+        settled = self.reader.settled
+        if settled is None or self.states is None:
+            return  # no telling a stall from a wait
+        if not settled(value):
+            self.inquired = False
+        elif not self.inquired:
+            self.inquired = self.inquiry_due = True
+
+    def take_inquiry(self, answer: Any, error: BaseException | None, now: float) -> None:
+        """Take in what ``inquire`` answered: an :class:`~osfutures.Explanation` fails
+        a stalled or held-back success, and joins a held-back failure. ``None``, or an
+        error (an explanation is a courtesy: the cloud may forbid asking), adds
+        nothing: a held verdict stands."""
+        self.inquiry_due = False
+        held, self.held = self.held, None
+        elapsed = now - self.started
+        if error is None and answer is not None and not isinstance(answer, Explanation):
+            problem = TypeError(
+                f"inquire of {self.describe()} must return an Explanation or None,"
+                f" returned {type(answer).__name__} {answer!r}"
+            )
+            self.future._set_exception_if_pending(problem)
+            return
+        found: Explanation | None = answer if error is None else None
+        if held is None:
+            if found is not None:
+                self._fail(self.future.status, found.fault, found.details, elapsed)
+        elif found is None:
+            self._conclude(held.verdict, held.value, held.status, held.fault, None, elapsed)
+        else:
+            fault = f"{held.fault}; {found.fault}" if held.fault else found.fault
+            self._fail(held.status, fault, found.details, elapsed)
+
+    def _conclude(
+        self,
+        verdict: Verdict,
+        value: Any,
+        status: str | None,
+        fault: str | None,
+        details: Any,
+        elapsed: float,
+    ) -> None:
+        if verdict is Verdict.READY:
+            self.future._set_result_if_pending(self._result_of(value))
+        else:
+            self._fail(status, fault, details, elapsed)
+
+    def _fail(self, status: str | None, fault: str | None, details: Any, elapsed: float) -> None:
+        self.future._set_exception_if_pending(
+            OperationFailed(
+                self.describe(),
+                resource=self._handed_over(self.last),
+                status=status,
+                fault=fault,
+                elapsed=elapsed,
+                details=details,
+            )
+        )
 
     def _verdict(self, value: Any, status: str | None) -> Verdict | None:
         if self.states is None:
@@ -153,7 +239,14 @@ class Watch:
         return obj if make is None or obj is None else Unmade(obj, make)
 
     def time_out(self, now: float) -> None:
-        """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline)."""
+        """Fail the future with :class:`~osfutures.OperationTimeout` (its deadline),
+        or with the verdict held back for an inquiry still out."""
+        held = self.held
+        if held is not None:
+            self._conclude(
+                held.verdict, held.value, held.status, held.fault, None, now - self.started
+            )
+            return
         error = OperationTimeout(
             self.describe(),
             status=self.future.status,

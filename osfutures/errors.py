@@ -11,7 +11,7 @@ complain about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ class OperationFailed(OsFuturesError):
         fault: the cloud's explanation when it gave one (Nova's ``fault.message``,
             a stack's ``status_reason``), else ``None``.
         elapsed: seconds since the operation was submitted.
+        details: the record the explanation comes from, as the cloud gave it, when
+            one was asked for (see :class:`~osfutures.Explanation`): Nova's
+            instance action, Cinder's or Manila's user message; else ``None``.
     """
 
     def __init__(
@@ -63,12 +66,14 @@ class OperationFailed(OsFuturesError):
         status: str | None = None,
         fault: str | None = None,
         elapsed: float | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         self.operation = operation
         self.resource = resource
         self.status = status
         self.fault = fault
         self.elapsed = elapsed
+        self.details = details
         message = _describe(operation, status, elapsed)
         if fault:
             message = f"{message}: {fault}"

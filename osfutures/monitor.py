@@ -220,6 +220,8 @@ class Monitor:
         resource_id: str | None = None,
         initial: Any = None,
         is_fatal: Callable[[BaseException], bool] | None = None,
+        inquire: Callable[[Any], Any] | None = None,
+        confirm: bool = False,
     ) -> OperationFuture[Any]:
         """Watch anything whose state can be fetched; return its future.
 
@@ -259,13 +261,29 @@ class Monitor:
             is_fatal: decides whether an error raised by a probe fails the
                 operation at once (True) or is retried at the next poll; by
                 default connection errors, timeouts, 408, 429 and 5xx are retried.
+            inquire: asks the cloud what happened, when the object alone cannot
+                say: called with the last object, it returns an
+                :class:`~osfutures.Explanation` of a failure, or ``None`` for none
+                found. Asked when the operation fails (the explanation joins the
+                :class:`~osfutures.OperationFailed`: Cinder's user messages), and
+                when it stalls: the object settled (``reader.settled``, with
+                ``states``) in a state that gives no verdict, as when a cloud undoes
+                a failed action (Nova puts a server whose stop failed back to ACTIVE
+                and shows no fault); an explanation then fails the operation, once
+                per stall. It runs on a probe thread, as one more request of this
+                operation to ``endpoint``; an error it raises adds nothing.
+            confirm: with ``inquire``: a target state is believed only once the
+                inquiry finds nothing wrong, for an action whose failure leaves the
+                object in a target state (Nova's failed live migration leaves the
+                server ACTIVE where it was). One more request per operation.
 
         Returns:
             The operation's :class:`~osfutures.OperationFuture`.
 
         Raises:
             TypeError: ``fetch`` or another callable argument is not callable;
-                neither or both of ``states`` and ``ready`` are given; ``states``,
+                neither or both of ``states`` and ``ready`` are given; ``confirm``
+                without ``inquire``; ``states``,
                 ``reader``, ``on_gone`` or ``batch`` is not of its type;
                 ``endpoint`` is not hashable; or a number argument is not a number.
             ValueError: ``timeout`` or ``interval`` is not > 0.
@@ -290,6 +308,10 @@ class Monitor:
                 f" {type(batch).__name__} {batch!r}"
             )
         require_callable("is_fatal", is_fatal, optional=True)
+        require_callable("inquire", inquire, optional=True)
+        require_instance("confirm", confirm, bool)
+        if confirm and inquire is None:
+            raise TypeError("confirm: a success is confirmed by asking inquire; give one")
         require_hashable("endpoint", endpoint)
         deadline = check_timeout("timeout", timeout)
         poll_interval = PollInterval.coerce(interval, self.default_interval)
@@ -318,6 +340,8 @@ class Monitor:
             endpoint=endpoint if endpoint is not None or batch is None else batch.batch.endpoint,
             # The deadline runs from the call, not from when the monitor thread wakes.
             started=self._clock.now(),
+            inquire=inquire,
+            confirm=confirm,
         )
         if initial is not None:
             watch.judge(initial, None, watch.started)

@@ -24,6 +24,7 @@ __all__ = [
     "GONE",
     "Batch",
     "BatchMember",
+    "Explanation",
     "Getter",
     "Gone",
     "OnGone",
@@ -52,6 +53,34 @@ class Gone:
 
     def __repr__(self) -> str:
         return "GONE" if self.last is None else f"Gone({self.last!r})"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an operation failed, as the cloud explains it: what a ``watch(inquire=...)``
+    returns when it finds out.
+
+    Attributes:
+        fault: the explanation in words: :class:`~osfutures.OperationFailed`'s
+            ``fault`` and the end of its message.
+        details: the record it comes from, as the cloud gave it (JSON-able): Nova's
+            instance action with its events, Cinder's or Manila's user message with
+            its ``message_id`` and ``event_id``. :class:`~osfutures.OperationFailed`'s
+            ``details``.
+
+    Raises:
+        TypeError: ``fault`` is not a string or ``details`` not a mapping.
+        ValueError: ``fault`` is empty.
+    """
+
+    fault: str
+    details: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        require_instance("Explanation(fault)", self.fault, str)
+        if not self.fault:
+            raise ValueError("Explanation(fault): need the explanation in words, got ''")
+        require_instance("Explanation(details)", self.details, Mapping, optional=True)
 
 
 #: An object that no longer exists, nothing more known (see :class:`Gone`).

@@ -23,6 +23,7 @@ from osfutures._checks import check_timeout
 from osfutures.future import OperationFuture
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack.batching import Lister
+from osfutures.openstack.explaining import sent_requests
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
 from osfutures.openstack.specs import (
@@ -146,7 +147,8 @@ def start_twin(
     check_timeout("timeout", timeout)
     interval = PollInterval.coerce(interval, monitor.default_interval)
     monitor._check_open()
-    result = method(*args, **kwargs)
+    with sent_requests(conn) as sent:
+        result = method(*args, **kwargs)
     resource_id = spec.locate(arguments, result)
     if resource_id is None:
         raise ValueError(
@@ -155,6 +157,7 @@ def start_twin(
         )
     endpoint = _endpoint(conn, kind.service)
     listing = _listing(conn, kind, endpoint)
+    inquire = kind.inquiry(conn, resource_id, sent) if kind.inquiry else None
     fetch: Callable[[], Any] = (
         functools.partial(listing.fetch_one, resource_id)
         if listing is not None
@@ -178,6 +181,8 @@ def start_twin(
         resource_id=resource_id,
         initial=result if spec.creates and result is not None else None,
         is_fatal=is_fatal,
+        inquire=inquire,
+        confirm=spec.confirm and inquire is not None,
     )
 
 

@@ -9,13 +9,13 @@ them can be listed at once (:mod:`osfutures.openstack.batching`). The operation 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from openstack import exceptions as os_exc
 
-from osfutures.openstack import batching
+from osfutures.openstack import batching, explaining
 from osfutures.watch import GONE, Gone, Reader
 
 __all__ = ["KINDS", "Kind"]
@@ -45,10 +45,6 @@ def _settled_server(server: Any) -> bool:
     return getattr(server, "task_state", None) in (None, "")
 
 
-def _always(obj: Any) -> bool:
-    return True
-
-
 @dataclass(frozen=True)
 class Kind:
     """How to watch one kind of OpenStack resource.
@@ -63,11 +59,16 @@ class Kind:
         progress: reads its progress (a percentage, or the nearest equivalent).
         fault: reads the cloud's explanation of a failure.
         settled: true once no task is in progress on it, so a state read right
-            after an action is not mistaken for the action's outcome.
+            after an action is not mistaken for the action's outcome; ``None`` for
+            a kind that shows no task (every state it shows counts).
         result: makes what the caller gets from what its lister returned (a listed
             server's record is built into a ``Server`` only then), or ``None``.
         lister: makes the batch fetcher for this kind from (connection, service,
             get), or ``None`` when it can only be fetched one by one.
+        inquiry: makes the ``inquire`` of one operation from (connection, object
+            id, the requests its call made): how the service explains a failure
+            the object does not show (:mod:`osfutures.openstack.explaining`), or
+            ``None``.
     """
 
     name: str
@@ -77,9 +78,12 @@ class Kind:
     deleted_states: frozenset[str] = frozenset()
     progress: Callable[[Any], Any] = _nothing
     fault: Callable[[Any], str | None] = _nothing
-    settled: Callable[[Any], bool] = _always
+    settled: Callable[[Any], bool] | None = None
     result: Callable[[Any], Any] | None = None
     lister: Callable[[Any, str, str], batching.Lister] | None = None
+    inquiry: Callable[[Any, str, Sequence[explaining.Sent]], explaining.Inquiry | None] | None = (
+        None
+    )
 
     @functools.cached_property
     def reader(self) -> Reader:
@@ -125,12 +129,14 @@ KINDS: dict[str, Kind] = _kinds(
         settled=_settled_server,
         result=batching.as_server,
         lister=batching.ChangesSinceLister,
+        inquiry=explaining.nova_action,
     ),
     Kind(
         "volume",
         "block_storage",
         "get_volume",
         lister=batching.ProjectLister.factory("volumes", details=True),
+        inquiry=explaining.cinder_messages,
     ),
     Kind(
         "snapshot",
@@ -138,6 +144,7 @@ KINDS: dict[str, Kind] = _kinds(
         "get_snapshot",
         progress=_attr("progress"),
         lister=batching.ProjectLister.factory("snapshots", details=True),
+        inquiry=explaining.cinder_messages,
     ),
     Kind(
         "backup",
@@ -145,6 +152,7 @@ KINDS: dict[str, Kind] = _kinds(
         "get_backup",
         fault=_attr("fail_reason"),
         lister=batching.ProjectLister.factory("backups", details=True),
+        inquiry=explaining.cinder_messages,
     ),
     Kind(
         "image",
@@ -190,6 +198,7 @@ KINDS: dict[str, Kind] = _kinds(
         "get_share",
         progress=_attr("progress"),
         lister=batching.ProjectLister.factory("shares", details=True),
+        inquiry=explaining.manila_messages,
     ),
     Kind(
         "node",

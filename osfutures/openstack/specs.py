@@ -112,6 +112,9 @@ class OperationSpec:
             (``restore_backup`` restores onto a new volume unless given ``volume``).
         target_from: for calls whose target depends on an argument (baremetal
             provision states), computes it from the bound arguments.
+        confirm: a failure may leave the object in a target state (a failed live
+            migration leaves the server ACTIVE where it was): success is believed
+            once the service's record of the call says it did not fail.
     """
 
     service: str
@@ -124,6 +127,7 @@ class OperationSpec:
     creates: bool = False
     new_unless: str | None = None
     target_from: Callable[[Mapping[str, Any]], frozenset[str]] | None = field(default=None)
+    confirm: bool = False
 
     @property
     def deletes(self) -> bool:
@@ -220,7 +224,9 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("compute", "start_server",             "server",      "server",              "ACTIVE",             "SHUTOFF",                           "ERROR"),
     _row("compute", "stop_server",              "server",      "server",              "SHUTOFF",            "ACTIVE",                            "ERROR"),
     _row("compute", "migrate_server",           "server",      "server",              "VERIFY_RESIZE",      "RESIZE|MIGRATING",                  "ERROR"),
+    replace(
     _row("compute", "live_migrate_server",      "server",      "server",              "ACTIVE|PAUSED",      "MIGRATING",                         "ERROR"),
+        confirm=True),
     _row("compute", "create_server_image",      "image",       CREATED,               "active",             "",                                  "killed"),
     _row("compute", "create_volume_attachment", "volume",      _VOLUME_OF_ATTACHMENT, "in-use",             "available|reserved|attaching",      "error|error_attaching"),
     _row("compute", "delete_volume_attachment", "volume",      "volume",              "available",          "in-use|detaching",                  "error|error_detaching"),

@@ -89,6 +89,23 @@ def test_a_changes_only_answer_costs_what_changed(schedule: Schedule) -> None:
     assert len(group) == 999
 
 
+def test_a_changes_only_answer_that_leaves_a_member_out_counts_as_a_look_at_it(
+    schedule: Schedule,
+) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=True)
+    watch = make_watch(batch=batch, item="a", timeout=10.0)
+    schedule.add(watch)
+    group = answer_all(schedule, 1.0, status="BUILD")
+    for now in (3.0, 6.0, 9.0):
+        schedule.next_ready(now)
+        schedule.board()
+        schedule.answered(group, Listed(["a"], {}, None), now)  # unchanged
+    schedule.expire(10.0)
+    error = watch.future.exception(timeout=0)
+    assert isinstance(error, OperationTimeout) and error.status == "BUILD"
+    assert error.last_seen == pytest.approx(1.0), "looked at 9 s, not last at 1 s"
+
+
 def test_a_changes_only_member_never_answered_is_fetched_if_left_out(
     schedule: Schedule,
 ) -> None:
