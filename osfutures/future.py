@@ -14,11 +14,12 @@ it and killed its monitor thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures._base import CANCELLED as _CANCELLED
 from dataclasses import dataclass
@@ -256,16 +257,46 @@ class OperationFuture(Future[T], Generic[T]):
         """The operation's result (as :meth:`concurrent.futures.Future.result`).
 
         Raises:
-            TimeoutError: not done within ``timeout`` seconds.
+            TimeoutError: not done within ``timeout`` seconds of waiting here; the
+                operation goes on (its message says so). Not to be confused with
+                :class:`~osfutures.OperationTimeout`, also a ``TimeoutError``: the
+                operation's own deadline passed, and it is over.
             CancelledError: the future was cancelled.
             Exception: the operation's error (:class:`~osfutures.OperationFailed`,
                 :class:`~osfutures.OperationTimeout`, ...).
         """
-        value: Any = super().result(timeout)
+        with self._waiting_at_most(timeout, "result"):
+            value: Any = super().result(timeout)
         if type(value) is Unmade:
             value = value.made()
         made: T = value
         return made
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The operation's error, or None if it succeeded (as
+        :meth:`concurrent.futures.Future.exception`).
+
+        Raises:
+            TimeoutError: not done within ``timeout`` seconds of waiting here (see
+                :meth:`result`).
+            CancelledError: the future was cancelled.
+        """
+        with self._waiting_at_most(timeout, "exception"):
+            return super().exception(timeout)
+
+    @contextlib.contextmanager
+    def _waiting_at_most(self, timeout: float | None, call: str) -> Iterator[None]:
+        # The stdlib raises a bare TimeoutError() when a wait runs out; say whose
+        # wait it was, so it is not taken for the operation's own deadline.
+        try:
+            yield
+        except TimeoutError as error:
+            if type(error) is not TimeoutError or error.args or self.done():
+                raise  # the operation's own error (OperationTimeout, ...)
+            raise TimeoutError(
+                f"{self.name}: not done after {call}(timeout={timeout}) waited {timeout} s;"
+                " the operation goes on (its own deadline ends it with OperationTimeout)"
+            ) from None
 
     def set_result(self, result: T) -> None:
         """Resolve the future (as :meth:`concurrent.futures.Future.set_result`)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import shutil
 import sys
 import threading
 import time
@@ -74,18 +75,39 @@ class Tally:
         future.add_done_callback(finished)
         return future
 
-    def line(self, total: int, requests: int) -> str:
+    def line(self, total: int, requests: int, width: int | None = None) -> str:
+        """The progress line, in words when it fits ``width`` columns, else in short
+        words, else cut: a line longer than the terminal wraps, and a ``\\r`` redraw
+        then stacks its rows."""
         with self.lock:
-            parts = [f"{label} {self.done[label]}/{total * LABELS[label]}" for label in LABELS]
-            failed = sum(self.failed.values())
-            return (
-                " | ".join(parts)
-                + f" | retried builds {self.retries} | failed {failed} | HTTP requests {requests}"
+            counts = {label: f"{self.done[label]}/{total * per}" for label, per in LABELS.items()}
+            counts.update(
+                {
+                    "retried builds": str(self.retries),
+                    "failed": str(sum(self.failed.values())),
+                    "HTTP requests": str(requests),
+                }
             )
+        long = " | ".join(f"{label} {value}" for label, value in counts.items())
+        if width is None or len(long) < width:
+            return long
+        short = " ".join(f"{SHORT[label]} {value}" for label, value in counts.items())
+        return short if len(short) < width else short[: max(0, width - 2)] + "…"
 
 
 #: What the display counts, and how many of each per server.
 LABELS = {"servers": 1, "volumes": 1, "attached": 1, "snapshots": 1, "deleted": 3}
+#: The display's words when the terminal is narrow.
+SHORT = {
+    "servers": "srv",
+    "volumes": "vol",
+    "attached": "att",
+    "snapshots": "snap",
+    "deleted": "del",
+    "retried builds": "retry",
+    "failed": "fail",
+    "HTTP requests": "req",
+}
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -206,7 +228,9 @@ def _display(
 
     def show() -> None:
         while not stop.wait(0.5 if live else 3.0):
-            line = tally.line(total, cloud.stats()["total_requests"])
+            # Asked at every redraw: the terminal may have been resized.
+            width = shutil.get_terminal_size().columns if live else None
+            line = tally.line(total, cloud.stats()["total_requests"], width)
             out.write(f"\r{line}\033[K" if live else f"{line}\n")
             out.flush()
 
@@ -241,8 +265,8 @@ def _summary(out: TextIO, tally: Tally, stats: dict[str, Any], wall: float, tota
                 f"  wall time           {wall:.1f} s, watched by 1 monitor thread",
                 f"  HTTP requests       {stats['total_requests']} in all,"
                 f" {gets} GET (state polling, listing, discovery)",
-                f"  per-operation polling would have made about {per_operation} GETs"
-                f" ({ratio:.0f}x as many)",
+                f"  per-operation polling would have made about {per_operation} GETs:"
+                f" {max(0, per_operation - gets)} requests saved ({ratio:.0f}x as many)",
                 "",
             ]
         )

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from osfutures import RECORD_VERSION, Gone, OnGone, OperationFailed, OperationFuture, Reader
+from osfutures import (
+    RECORD_VERSION,
+    Gone,
+    OnGone,
+    OperationFailed,
+    OperationFuture,
+    OperationTimeout,
+    Reader,
+)
 
 from .conftest import Harness, Table
 
@@ -198,3 +206,23 @@ def test_what_making_a_result_raises_is_raised_by_the_read(h: Harness, table: Ta
     h.step(1)
     with pytest.raises(ValueError, match="cannot build this record"):
         vm.result(timeout=0)
+
+
+def test_a_wait_that_runs_out_says_the_operation_goes_on(h: Harness, table: Table) -> None:
+    vm = active(h, table, "vm")
+    for wait in (vm.result, vm.exception):
+        with pytest.raises(TimeoutError, match=r"^boot vm: not done after .*goes on") as out:
+            wait(0.01)
+        assert type(out.value) is TimeoutError, "not an OperationTimeout: the operation is not over"
+    table.put("vm", "ACTIVE")
+    h.step(1)
+    assert vm.result(timeout=1)["status"] == "ACTIVE"
+
+
+def test_the_operations_own_deadline_is_raised_as_it_is(h: Harness, table: Table) -> None:
+    table.put("vm", "BUILD")
+    vm = h.monitor.watch_states(table.fetcher("vm"), target={"ACTIVE"}, timeout=2, name="vm")
+    h.step(1)
+    h.step(1.5)
+    with pytest.raises(OperationTimeout, match="timed out waiting for vm"):
+        vm.result(timeout=0.01)
