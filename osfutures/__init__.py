@@ -8,6 +8,7 @@ relaunches with cleanup. It imports nothing of openstacksdk.
 from typing import TYPE_CHECKING, Any
 
 from osfutures.clock import Clock, ManualClock, SystemClock
+from osfutures.commands import CommandFuture, command
 from osfutures.errors import (
     MonitorCrashed,
     MonitorShutdown,
@@ -18,11 +19,13 @@ from osfutures.errors import (
     ProbeTimeout,
     ResourceGone,
     RetriesExhausted,
+    UnitFailed,
 )
 from osfutures.future import RECORD_VERSION, Attempt, OperationFuture, ProgressUpdate
 from osfutures.monitor import DEFAULT_TIMEOUT, Monitor, default_monitor
 from osfutures.policy import PollInterval, is_retryable, is_transient, retry_after
 from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
+from osfutures.units import combine
 from osfutures.watch import (
     GONE,
     Batch,
@@ -65,8 +68,9 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "Attempt",
     "Batch",
     "BatchMember",
-    "Explanation",
     "Clock",
+    "CommandFuture",
+    "Explanation",
     "Gone",
     "ManualClock",
     "Monitor",
@@ -86,8 +90,11 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "RetriesExhausted",
     "States",
     "SystemClock",
+    "UnitFailed",
     "Verdict",
     "__version__",
+    "combine",
+    "command",
     "default_monitor",
     "is_retryable",
     "is_transient",

@@ -27,6 +27,7 @@ __all__ = [
     "ProbeTimeout",
     "ResourceGone",
     "RetriesExhausted",
+    "UnitFailed",
 ]
 
 
@@ -180,6 +181,32 @@ class RetriesExhausted(OsFuturesError):
         last = self.errors[-1] if self.errors else None
         detail = f": last error {type(last).__name__}: {last}" if last else ""
         super().__init__(f"{operation}: all {len(self.attempts)} attempts failed{detail}")
+
+
+class UnitFailed(OsFuturesError):
+    """Parts of a unit of work (:func:`~osfutures.combine`) failed.
+
+    Attributes:
+        operation: the unit's name.
+        futures: every part, in order: ask each for its result or error (a part
+            that succeeded may have left something to clean up).
+        errors: the error of each failed part, by its index in ``futures``; a
+            cancelled part's is a :class:`concurrent.futures.CancelledError`.
+
+    The first failed part's error is ``__cause__``.
+    """
+
+    def __init__(
+        self, operation: str, futures: Sequence[Any], errors: Mapping[int, BaseException]
+    ) -> None:
+        self.operation = operation
+        self.futures = list(futures)
+        self.errors = dict(sorted(errors.items()))
+        listed = "; ".join(f"[{i}] {type(e).__name__}: {e}" for i, e in self.errors.items())
+        super().__init__(
+            f"{operation}: {len(self.errors)} of {len(self.futures)} parts failed: {listed}"
+        )
+        self.__cause__ = next(iter(self.errors.values()), None)
 
 
 class MonitorShutdown(OsFuturesError, RuntimeError):

@@ -37,8 +37,9 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 #: Version of the layout :meth:`OperationFuture.record` returns. Version 2 renamed
-#: ``state`` to ``outcome``, the word :class:`Attempt` uses.
-RECORD_VERSION = 2
+#: ``state`` to ``outcome``, the word :class:`Attempt` uses; version 3 added
+#: ``history`` (the states set by :meth:`OperationFuture.set_state`).
+RECORD_VERSION = 3
 
 _ids = itertools.count(1)
 
@@ -238,6 +239,32 @@ class OperationFuture(Future[T], Generic[T]):
         # work that must happen as soon as the future is done, on whatever thread
         # resolved it, without waiting behind user callbacks in the pool.
         super().add_done_callback(fn)  # type: ignore[arg-type]
+
+    def set_state(self, status: str, progress: Any = None) -> None:
+        """Set the status (and progress) of a future your own code drives: a unit of
+        work's named stage (``"migrating-data"``), an async command's. Progress
+        callbacks are woken as for any change, and :meth:`record` keeps every state
+        set this way, in order (``history``).
+
+        Args:
+            status: the state's name.
+            progress: its progress (``None``, a number 0-100 or any JSON-able value).
+
+        Raises:
+            TypeError: ``status`` is not a non-empty string.
+            InvalidStateError: the future is done.
+        """
+        if not isinstance(status, str) or not status:
+            raise TypeError(f"set_state(status): need a state's name, got {status!r}")
+        if self.done():
+            raise InvalidStateError(f"{self.name} is done: its state can no longer change")
+        self._observe(status, progress)
+        if self._history is None:
+            self._history = []  # made on first use: most futures never have one
+        self._history.append({"status": status, "progress": progress, "at": self.updated_at})
+
+    #: The states set by :meth:`set_state`, in order (None for most futures).
+    _history: list[dict[str, Any]] | None = None
 
     def _observe(self, status: str | None, progress: Any) -> None:
         """Record what the cloud reports; wake progress callbacks on a change."""
@@ -451,7 +478,8 @@ class OperationFuture(Future[T], Generic[T]):
 
         Keys: ``version``, ``id``, ``name``, ``request``, ``resource_id``,
         ``status``, ``progress``, ``outcome``, ``error`` (type and message, or None),
-        ``attempts``, ``created_at``, ``updated_at``. The result object itself is not
+        ``attempts``, ``history`` (states set by :meth:`set_state`), ``created_at``,
+        ``updated_at``. The result object itself is not
         included (it is not JSON-able in general); ``resource_id`` identifies it.
         """
         outcome = self.outcome
@@ -467,6 +495,7 @@ class OperationFuture(Future[T], Generic[T]):
             "outcome": outcome,
             "error": error_record(error),
             "attempts": [a.to_dict() for a in self.attempts],
+            "history": list(self._history or ()),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }

@@ -130,7 +130,7 @@ def test_record_is_json_and_says_what_happened(h: Harness, table: Table) -> None
     assert record["request"] == {"name": "web", "flavor": "m1.small"}
     assert record["resource_id"] == "vm"
     assert record["error"]["type"] == "osfutures.errors.OperationFailed"
-    assert record["version"] == RECORD_VERSION == 2
+    assert record["version"] == RECORD_VERSION == 3
 
 
 def test_cancel_returns_false_once_finished() -> None:
