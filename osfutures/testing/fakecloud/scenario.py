@@ -21,12 +21,23 @@ Duration = float | tuple[float, float]
 
 
 class Outcome(enum.Enum):
-    """How an operation ends."""
+    """How an operation ends.
+
+    ``REVERT`` needs a service that keeps a record of each operation apart from the
+    resource: Nova's server actions, whose instance actions say what became of them.
+    Anywhere else (a server's build, and every operation of the other services) there is
+    nothing to go back to or no record to tell the failure, so a REVERT plan ends as
+    ERROR does: the failure stays visible.
+    """
 
     OK = "ok"
     ERROR = "error"
     #: Never ends: the resource stays in its last transitional state forever.
     STUCK = "stuck"
+    #: The action fails and the service undoes it: the task ends, the object stays as it
+    #: was, and only the action's record says it failed (Nova: task_state back to null,
+    #: same status, the instance action's message ``Error``).
+    REVERT = "revert"
 
 
 @dataclass(frozen=True)
@@ -107,9 +118,31 @@ class Plan:
     fault_message: str | None
 
 
+#: The server actions Nova undoes when they fail early enough (a stop the driver refuses,
+#: a resize no host takes): those the default ``revert-`` rule forces. A build has nothing
+#: to go back to, a snapshot's failure also leaves an image behind, and deletion is never
+#: forced by default.
+REVERTIBLE_SERVER_ACTIONS = frozenset(
+    {
+        "reboot",
+        "hard_reboot",
+        "resize",
+        "migrate",
+        "confirm_resize",
+        "revert_resize",
+        "rebuild",
+        "start",
+        "stop",
+        "live_migrate",
+    }
+)
+
 DEFAULT_RULES = (
     NameRule("fail", Outcome.ERROR),
     NameRule("stuck", Outcome.STUCK),
+    # With its dash: a bare "revert" would catch names that only speak of Nova's own
+    # revert (a server named for the revert_server_resize it is made to test).
+    NameRule("revert-", Outcome.REVERT, operations=REVERTIBLE_SERVER_ACTIONS),
 )
 
 
@@ -125,7 +158,9 @@ class Scenario:
         default: the timing of operations ``timings`` does not name.
         timings: timings by ``"kind.operation"`` or ``"kind"``.
         rules: name rules, first match wins; by default a name containing ``fail``
-            ends in ERROR and one containing ``stuck`` never ends.
+            ends in ERROR, one containing ``stuck`` never ends, and a server action
+            (:data:`REVERTIBLE_SERVER_ACTIONS`) on a server whose name contains
+            ``revert-`` is undone (REVERT).
         progress_steps: how many times ``progress`` moves during an operation that
             reports it (each move also moves ``updated``, as Nova's progress updates do).
 
@@ -167,7 +202,9 @@ class Scenario:
         found = self.timings.get(f"{kind}.{operation}") or self.timings.get(kind)
         return found or self.default
 
-    def plan(self, kind: str, operation: str, name: str, key: str) -> Plan:
+    def plan(
+        self, kind: str, operation: str, name: str, key: str, *, revertible: bool = False
+    ) -> Plan:
         """Decide how an operation goes.
 
         Args:
@@ -176,6 +213,8 @@ class Scenario:
             name: the resource name, matched against the name rules.
             key: what makes this operation unique (resource id and a counter): the
                 seed of its random draws, so plans do not depend on other resources.
+            revertible: whether the service can undo this operation and say so in a
+                record of its own; if not, a REVERT outcome is planned as ERROR.
         """
         timing = self.timing(kind, operation)
         rng = random.Random(f"{self.seed}/{kind}/{operation}/{key}")
@@ -191,4 +230,6 @@ class Scenario:
             if rule.applies(operation, name):
                 outcome = rule.outcome
                 break
+        if outcome is Outcome.REVERT and not revertible:
+            outcome = Outcome.ERROR
         return Plan(duration=max(0.0, seconds), outcome=outcome, fault_message=timing.fault_message)

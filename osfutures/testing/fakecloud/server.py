@@ -15,7 +15,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -37,12 +36,15 @@ from .errors import (
 )
 from .faults import FAULT_STATUS, FaultKind, Faults
 from .service import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_KEY,
     Call,
     CloudContext,
     Principal,
     Route,
     ServiceFrontend,
     TokenValidator,
+    new_request_id,
     wants_json,
 )
 
@@ -124,12 +126,17 @@ class FakeApp:
         return self.context.accounting
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        # Decided first, as oslo.middleware's request_id filter does, so that a handler
+        # can record the id of the request that started an operation.
+        request_id = environ[REQUEST_ID_KEY] = new_request_id()
         request = Request(environ)
         response, route_key = self._respond(request, environ)
         if response is None:
             self.accounting.record_request(route_key, 0, 0)
             return []
-        response.headers["x-openstack-request-id"] = f"req-{uuid.uuid4()}"
+        frontend = self._owner(request.path)
+        for header in frontend.request_id_headers if frontend else (REQUEST_ID_HEADER,):
+            response.headers[header] = request_id
         if route_key:
             size = response.content_length or 0
             # An error answer carries no records, whatever its handler counted first.
@@ -190,7 +197,9 @@ class FakeApp:
         base_url = request.host_url.rstrip("/")
         try:
             with self.context.lock:
-                call = Call(request, principal, self.context.clock.now(), base_url, prefix)
+                now = self.context.clock.now()
+                request_id = request.environ[REQUEST_ID_KEY]
+                call = Call(request, principal, now, base_url, prefix, request_id=request_id)
                 return frontend.respond(route, call, args)
         except Exception:
             # Never include the request: its headers carry tokens, its body passwords.
@@ -218,11 +227,18 @@ class FakeApp:
         return response
 
     def _unrouted(self, request: Request, allow: Iterable[str]) -> Response:
+        frontend = self._owner(request.path)
+        if frontend is None:
+            return Response("Not Found", status=404, content_type="text/plain")
+        too_large = _refuse_size(request, frontend)
+        return too_large or frontend.unrouted(request, _declared(allow))
+
+    def _owner(self, path: str) -> ServiceFrontend | None:
+        """Return the frontend whose prefix ``path`` is under, or None."""
         for prefix, frontend in self._prefixes:
-            if request.path == prefix or request.path.startswith(prefix + "/"):
-                too_large = _refuse_size(request, frontend)
-                return too_large or frontend.unrouted(request, _declared(allow))
-        return Response("Not Found", status=404, content_type="text/plain")
+            if path == prefix or path.startswith(prefix + "/"):
+                return frontend
+        return None
 
 
 #: What oslo.middleware's sizelimit answers; the %s is in its explanation unfilled.

@@ -43,6 +43,19 @@ _VERSION_RE = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
 #: oslo.middleware's default ``max_request_body_size`` (112 KiB): the limit of the
 #: ``sizelimit`` filter in front of nova, cinder, manila, octavia and keystone.
 OSLO_MAX_REQUEST_BODY_SIZE = 114688
+#: The header oslo.middleware's ``request_id`` filter answers every request with.
+REQUEST_ID_HEADER = "x-openstack-request-id"
+#: Where that filter leaves the request's id in the WSGI environ, for the application.
+REQUEST_ID_KEY = "openstack.request_id"
+
+
+def new_request_id() -> str:
+    """Return a new request id as oslo.context makes them: ``req-`` and a UUID4.
+
+    Not drawn from the cloud's seeded generator: request ids would then shift every
+    resource id that follows, and nothing needs them to repeat.
+    """
+    return f"req-{uuid.uuid4()}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,9 @@ class Call:
         version: the API microversion in effect, for services that have them.
         discard_body: whether the service ignores this request's body (cinder does
             when no Content-Type names it); :meth:`json` then returns None.
+        request_id: the id the answer's ``x-openstack-request-id`` carries, decided
+            before the handler runs, so what the handler starts can record it (Nova's
+            instance actions).
     """
 
     request: Request
@@ -83,6 +99,7 @@ class Call:
     prefix: str
     version: Version = (0, 0)
     discard_body: bool = False
+    request_id: str = ""
 
     @property
     def root(self) -> str:
@@ -167,6 +184,9 @@ class ServiceFrontend:
     #: refused with 413 before routing and authentication, as oslo.middleware's
     #: ``sizelimit`` filter refuses it. None for a service without that filter.
     max_body_size: int | None = None
+    #: The headers that carry the request id on every answer under the service's prefix,
+    #: errors included (the filters that add them stand first in the api-paste pipelines).
+    request_id_headers: tuple[str, ...] = (REQUEST_ID_HEADER,)
 
     def __init__(self, context: CloudContext) -> None:
         self.context = context

@@ -20,6 +20,7 @@ from ..errors import BadRequest, NotFound
 from ..lifecycle import OwnedResource, ResourceStore, Step, find_owned
 from ..scenario import Outcome, Plan
 from ..service import CloudContext, Principal
+from .messages import Failure, MessageLog
 
 #: Where volumes land once scheduled (``os-vol-host-attr:host``), as devstack names it.
 HOST = "fakecloud@lvmdriver-1#lvmdriver-1"
@@ -45,6 +46,32 @@ DETACH_REFUSED = (
     "Invalid volume: Unable to detach volume. Volume status must be 'in-use' and "
     "attach_status must be 'attached' to detach."
 )
+
+# -- user messages: the entries of cinder.message.message_field the fake's failures use --
+
+SCHEDULE_ALLOCATE_VOLUME = ("001", "schedule allocate volume")
+EXTEND_VOLUME = ("007", "extend volume")
+SNAPSHOT_CREATE = ("009", "create snapshot")
+BACKUP_CREATE = ("013", "create backup")
+BACKUP_RESTORE = ("015", "restore backup")
+NO_BACKEND_AVAILABLE = ("003", "Could not find any available weighted backend.")
+DRIVER_FAILED_EXTEND = ("010", "Volume Driver failed to extend volume.")
+SNAPSHOT_CREATE_ERROR = ("013", "Snapshot failed to create.")
+BACKUP_CREATE_DRIVER_ERROR = ("020", "Backup driver failed to create backup.")
+BACKUP_RESTORE_ERROR = ("026", "Backup driver failed to restore backup.")
+#: A create the scheduler finds no backend for (scheduler/flows/create_volume.py,
+#: ScheduleCreateVolumeTask.execute: NoValidBackend maps to NO_BACKEND_AVAILABLE).
+CREATE_FAILED = Failure("VOLUME", SCHEDULE_ALLOCATE_VOLUME, NO_BACKEND_AVAILABLE)
+#: The driver's extend fails (volume/manager.py, extend_volume_completion).
+EXTEND_FAILED = Failure("VOLUME", EXTEND_VOLUME, DRIVER_FAILED_EXTEND)
+#: The driver's snapshot fails (volume/manager.py, create_snapshot).
+SNAPSHOT_FAILED = Failure("VOLUME_SNAPSHOT", SNAPSHOT_CREATE, SNAPSHOT_CREATE_ERROR)
+#: The backup driver fails (backup/manager.py: create_backup puts the action and the
+#: backup in the request context, continue_backup posts the driver's failure).
+BACKUP_FAILED = Failure("VOLUME_BACKUP", BACKUP_CREATE, BACKUP_CREATE_DRIVER_ERROR)
+#: The backup driver's restore fails (backup/manager.py: restore_backup puts the action and
+#: the backup in the context, _run_restore posts the failure).
+RESTORE_FAILED = Failure("VOLUME_BACKUP", BACKUP_RESTORE, BACKUP_RESTORE_ERROR)
 
 
 @dataclass(frozen=True)
@@ -202,6 +229,7 @@ class BlockStorageBackend:
         self.volumes: ResourceStore[Volume] = context.new_store("volume")
         self.snapshots: ResourceStore[Snapshot] = context.new_store("snapshot")
         self.backups: ResourceStore[Backup] = context.new_store("backup")
+        self.messages = MessageLog()
 
     # -- lookups ---------------------------------------------------------------------
 
@@ -278,8 +306,12 @@ class BlockStorageBackend:
         type_name: str | None = None,
         metadata: Mapping[str, str] | None = None,
         snapshot_id: str | None = None,
+        request_id: str,
     ) -> Volume:
         """Accept a create request: ``creating``, then ``available`` (or ``error``).
+
+        Args:
+            request_id: the request's id, for the message of a failure.
 
         Raises:
             NotFound: on an unknown type or snapshot.
@@ -295,7 +327,7 @@ class BlockStorageBackend:
                 )
         volume = self._new_volume(owner, now, size, name, description, volume_type, metadata)
         volume.snapshot_id = snapshot_id
-        return self.volumes.add(volume, self._creation(volume, now)[0])
+        return self.volumes.add(volume, self._creation(volume, now, request_id)[0])
 
     def _new_volume(
         self,
@@ -317,8 +349,9 @@ class BlockStorageBackend:
             metadata=metadata,
         )
 
-    def _creation(self, volume: Volume, now: float) -> tuple[list[Step], Plan]:
+    def _creation(self, volume: Volume, now: float, request_id: str) -> tuple[list[Step], Plan]:
         plan = self._plan(self.volumes, volume, "create")
+        self._report(CREATE_FAILED, plan, volume, now + plan.duration, request_id)
         # A volume that fails to build was never scheduled: no host ("No valid backend").
         done = {"status": "available", "host": HOST}
         return _ending(now, plan, {}, done, {"status": "error"}), plan
@@ -343,12 +376,20 @@ class BlockStorageBackend:
         self._delete(self.volumes, volume, now)
 
     def extend_volume(
-        self, owner: Principal, volume_id: str, new_size: int, now: float, attached_ok: bool
+        self,
+        owner: Principal,
+        volume_id: str,
+        new_size: int,
+        now: float,
+        attached_ok: bool,
+        *,
+        request_id: str,
     ) -> None:
         """Grow a volume: ``extending``, then back (``error_extending`` on failure).
 
         Args:
             attached_ok: whether an in-use volume may grow (microversion 3.42+).
+            request_id: the request's id, for the message of a failure.
 
         Raises:
             BadRequest: if the size does not grow or the status is wrong.
@@ -368,6 +409,7 @@ class BlockStorageBackend:
                 f"currently {volume.status}."
             )
         plan = self._plan(self.volumes, volume, "extend")
+        self._report(EXTEND_FAILED, plan, volume, now + plan.duration, request_id, owner)
         steps = _ending(
             now,
             plan,
@@ -458,6 +500,8 @@ class BlockStorageBackend:
         if at > now:
             kept = [step for step in volume.pending if step.at < at]
             self.volumes.schedule(volume, now, [*kept, Step(at, free)])
+            # A failure planned after the detach (an extend of the in-use volume) is gone.
+            self.messages.withdraw(volume.id, at)
             return
         attached = any(a["server_id"] == server_id for a in volume.fields["attachments"])
         if volume.status != "in-use" or not attached:
@@ -478,11 +522,13 @@ class BlockStorageBackend:
         description: str | None,
         metadata: Mapping[str, str] | None,
         allow_in_use: bool,
+        request_id: str,
     ) -> Snapshot:
         """Snapshot a volume: ``creating`` then ``available``; the volume keeps its status.
 
         Args:
             allow_in_use: ``force``, or microversion 3.66+.
+            request_id: the request's id, for the message of a failure.
 
         Raises:
             BadRequest: in a volume state cinder refuses.
@@ -515,6 +561,7 @@ class BlockStorageBackend:
             size=volume.size,
         )
         plan = self._plan(self.snapshots, snapshot, "create")
+        self._report(SNAPSHOT_FAILED, plan, snapshot, now + plan.duration, request_id)
         done = {"status": "available", "progress": "100%"}
         return self.snapshots.add(snapshot, _ending(now, plan, {}, done, {"status": "error"}))
 
@@ -548,9 +595,13 @@ class BlockStorageBackend:
         snapshot_id: str | None,
         metadata: Mapping[str, str] | None,
         availability_zone: str | None,
+        request_id: str,
     ) -> Backup:
         """Back a volume (or one of its snapshots) up: the source is ``backing-up`` while
         the backup is ``creating``, then both settle.
+
+        Args:
+            request_id: the request's id, for the message of a failure.
 
         Raises:
             BadRequest: in a state cinder refuses, or with no base for an incremental.
@@ -593,6 +644,7 @@ class BlockStorageBackend:
             availability_zone=availability_zone or AVAILABILITY_ZONE,
         )
         plan = self._plan(self.backups, backup, "create")
+        self._report(BACKUP_FAILED, plan, backup, now + plan.duration, request_id)
         done = {
             "status": "available",
             "container": container or BACKUP_CONTAINER,
@@ -633,6 +685,7 @@ class BlockStorageBackend:
         *,
         volume_id: str | None,
         name: str | None,
+        request_id: str,
     ) -> Restore:
         """Restore onto a volume, or onto a new one when only a name (or nothing) is given.
 
@@ -640,6 +693,9 @@ class BlockStorageBackend:
         ``available`` (the volume ``error_restoring`` on failure). A new volume first
         goes through ``creating``: cinder waits for it inside the request, the fake lets
         the client watch it instead.
+
+        Args:
+            request_id: the request's id, for the message of a failure.
 
         Raises:
             BadRequest: in a state cinder refuses, or onto a too small volume.
@@ -658,7 +714,7 @@ class BlockStorageBackend:
                 "auto-created_from_restore_from_backup",
                 self.default_type,
             )
-            steps, created = self._creation(volume, now)
+            steps, created = self._creation(volume, now, request_id)
             self.volumes.add(volume, steps)
             if created.outcome is Outcome.ERROR:
                 raise BadRequest(
@@ -679,6 +735,7 @@ class BlockStorageBackend:
                     f"of size {backup.size}."
                 )
         plan = self._plan(self.backups, backup, "restore")
+        self._report(RESTORE_FAILED, plan, backup, start + plan.duration, request_id, owner)
         available = {"status": "available"}
         self.backups.schedule(
             backup, now, _ending(start, plan, {"status": "restoring"}, available, available)
@@ -719,6 +776,29 @@ class BlockStorageBackend:
         if force_ok and plan.outcome is not Outcome.OK:
             return Plan(plan.duration, Outcome.OK, plan.fault_message)
         return plan
+
+    def _report(
+        self,
+        failure: Failure,
+        plan: Plan,
+        item: Owned,
+        end: float,
+        request_id: str,
+        caller: Principal | None = None,
+    ) -> None:
+        """Post cinder's message for an operation the plan fails at ``end``.
+
+        Args:
+            item: the resource the message names.
+            request_id: the id of the request that started the operation.
+            caller: whose request it was: the message goes to its project, as cinder's
+                goes to the request context's. Omitted when that request made ``item``.
+        """
+        if plan.outcome is Outcome.ERROR:
+            project_id = caller.project_id if caller else item.project_id
+            self.messages.post(
+                failure, project_id=project_id, request_id=request_id, resource_id=item.id, at=end
+            )
 
     def _delete(self, store: ResourceStore[Any], item: Owned, now: float) -> None:
         # Deletion always finishes, as compute's does, so forced failures can be cleaned up.

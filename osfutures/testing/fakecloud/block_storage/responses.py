@@ -10,7 +10,14 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Response
 
 from ..accounting import count_records
-from ..errors import BadRequest, NotFound, UnsupportedMediaType, json_response, render_nova
+from ..errors import (
+    NOT_FOUND,
+    BadRequest,
+    NotFound,
+    UnsupportedMediaType,
+    json_response,
+    render_nova,
+)
 from ..lifecycle import ResourceStore
 from ..service import (
     OSLO_MAX_REQUEST_BODY_SIZE,
@@ -25,6 +32,7 @@ from ..service import (
 )
 from ..service import version_text as _text
 from . import urls
+from .messages import COMMON_COLUMNS, UserMessage, base_row, ordered
 from .models import (
     AVAILABILITY_ZONE,
     SERVICE_UUID,
@@ -45,10 +53,13 @@ MEDIA_TYPES = frozenset({"application/json", "application/vnd.openstack.volume+j
 UPDATED = "2023-08-31T00:00:00Z"
 MAX_LIMIT = 1000  # cinder's osapi_max_limit
 #: The microversions where bodies or rules change (cinder.api.microversions).
+MESSAGES = (3, 3)
+MESSAGES_PAGINATION = (3, 5)
 GROUP_VOLUME = (3, 13)
 GROUP_SNAPSHOTS = (3, 14)
 BACKUP_PROJECT = (3, 18)
 VOLUME_DETAIL_PROVIDER_ID = (3, 21)
+RESOURCE_FILTER = (3, 31)
 SNAPSHOT_LIST_USER_ID = (3, 41)
 VOLUME_EXTEND_INUSE = (3, 42)
 BACKUP_METADATA = (3, 43)
@@ -91,7 +102,17 @@ USER_FILTERS = {
         ["name", "status", "volume_id", "metadata", "availability_zone", "consumes_quota"]
     ),
     "backup": frozenset(["name", "status", "volume_id"]),
+    "message": frozenset(
+        ["resource_uuid", "resource_type", "event_id", "request_id", "message_level"]
+    ),
 }
+#: The columns of cinder's messages table (cinder.db.models.Message and CinderBase): what
+#: a message list may sort and filter on.
+MESSAGE_COLUMNS = COMMON_COLUMNS | {"resource_uuid", "event_id"}
+#: The sort keys cinder's database layer appends to any (process_sort_params).
+DEFAULT_SORT_KEYS = ("created_at", "id")
+#: constants.DB_MAX_INT, the largest ``offset``.
+DB_MAX_INT = 0x7FFFFFFF
 #: The extra specs a non-admin sees (cinder.policies.type_extra_specs).
 USER_VISIBLE_EXTRA_SPECS = ("RESKEY:availability_zones", "multiattach", "replication_enabled")
 _TRUE = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t")
@@ -327,6 +348,7 @@ class BlockStorageResponses(ServiceFrontend):
             type_name=_string(spec, "volume_type") or None,
             metadata=_metadata(spec),
             snapshot_id=snapshot_id,
+            request_id=call.request_id,
         )
         return json_response({"volume": self._volume_view(call, volume, extended=False)}, 202)
 
@@ -366,6 +388,7 @@ class BlockStorageResponses(ServiceFrontend):
             _size(params["new_size"], "new_size"),
             call.now,
             attached_ok=call.version >= VOLUME_EXTEND_INUSE,
+            request_id=call.request_id,
         )
 
     def _retype(self, call: Call, volume_id: str, params: dict[str, Any]) -> None:
@@ -437,6 +460,7 @@ class BlockStorageResponses(ServiceFrontend):
             description=_string(spec, "description"),
             metadata=_metadata(spec),
             allow_in_use=force or call.version >= SNAPSHOT_IN_USE,
+            request_id=call.request_id,
         )
         body = {"snapshot": self._snapshot_view(call, snapshot, extended=False)}
         return json_response(body, 202)
@@ -496,6 +520,7 @@ class BlockStorageResponses(ServiceFrontend):
             snapshot_id=_optional_uuid(spec, "snapshot_id"),
             metadata=_metadata(spec),
             availability_zone=_string(spec, "availability_zone"),
+            request_id=call.request_id,
         )
         return json_response({"backup": self._backup_summary(call, backup)}, 202)
 
@@ -519,6 +544,7 @@ class BlockStorageResponses(ServiceFrontend):
             call.now,
             volume_id=_optional_uuid(spec, "volume_id"),
             name=_string(spec, "name"),
+            request_id=call.request_id,
         )
         view = {
             "backup_id": restore.backup_id,
@@ -527,6 +553,105 @@ class BlockStorageResponses(ServiceFrontend):
         }
         return json_response({"restore": view}, 202)
 
+    # -- user messages ---------------------------------------------------------------
+
+    def list_messages(self, call: Call) -> Response:
+        """GET /messages (3.3+); filtered, sorted and paged from 3.5, as cinder's index."""
+        _since(call, MESSAGES)
+        # The list view reads ``limit`` for its next link at every version.
+        limit = self._limit(call.request.args.get("limit"))
+        messages = self.backend.messages.visible(call.caller, call.now)
+        if call.version >= MESSAGES_PAGINATION:
+            page = self._message_page(call, messages, limit)
+        else:
+            page = self._sorted_messages(messages, _with_default_keys([]))
+        body: dict[str, Any] = {"messages": [self._message_view(call, m) for m in page]}
+        count_records(call.request.environ, len(page))
+        self._add_next_link(call, body, "messages", [m.id for m in page], limit)
+        return json_response(body)
+
+    def show_message(self, call: Call, message_id: str) -> Response:
+        """GET /messages/{id} (3.3+)."""
+        _since(call, MESSAGES)
+        message = self.backend.messages.get(call.caller, message_id, call.now)
+        count_records(call.request.environ, 1)
+        return json_response({"message": self._message_view(call, message)})
+
+    def delete_message(self, call: Call, message_id: str) -> Response:
+        """DELETE /messages/{id} (3.3+): 204."""
+        _since(call, MESSAGES)
+        self.backend.messages.remove(call.caller, message_id, call.now)
+        return Response(status=204, content_type="text/html; charset=UTF-8")
+
+    def _message_page(
+        self, call: Call, messages: list[UserMessage], limit: int
+    ) -> list[UserMessage]:
+        """What message_get_all returns for the query's filters, sort, marker and offset.
+
+        Raises:
+            BadRequest: on a bad offset or sort, or a filter a user may not use (3.31+).
+            NotFound: on an unknown marker.
+        """
+        filters = dict(call.request.args.items())
+        filters.pop("limit", None)
+        marker = filters.pop("marker", None)
+        offset = _offset(filters.pop("offset", "0"))
+        sort = _sort_keys(filters)
+        if call.version >= RESOURCE_FILTER:
+            _reject_invalid_filters(call, filters, "message")
+        keys = _with_default_keys(sort)
+        if not {key.rstrip("~") for key in filters} <= MESSAGE_COLUMNS:
+            return []  # is_valid_model_filters fails: the query is never run
+        rows = {m.id: self._message_row(m) for m in messages}
+        found = [m for m in messages if _row_matches(rows[m.id], filters)]
+        log = self.backend.messages
+        after = log.get(call.caller, marker, call.now) if marker is not None else None
+        if after is not None and after not in found:
+            found.append(after)  # a keyset marker need not pass the filters itself
+        result = self._sorted_messages(found, keys, rows)
+        if after is not None:
+            result = result[result.index(after) + 1 :]
+        return result[offset : offset + limit]
+
+    def _sorted_messages(
+        self,
+        messages: list[UserMessage],
+        keys: Sequence[tuple[str, bool]],
+        rows: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> list[UserMessage]:
+        """Sort as cinder's paginate_query does.
+
+        Raises:
+            BadRequest: on a key that is not a column.
+        """
+        if any(key not in MESSAGE_COLUMNS for key, _ in keys):
+            raise BadRequest("Invalid input received: Invalid sort key")
+        table = rows or {m.id: self._message_row(m) for m in messages}
+        return ordered(messages, keys, lambda message, key: table[message.id][key])
+
+    def _message_row(self, message: UserMessage) -> dict[str, Any]:
+        """The message as cinder's messages table holds it: what filters and sorts read."""
+        row = base_row(message, self._time)
+        row.update(resource_uuid=message.resource_id, event_id=_event_id(message), deleted=False)
+        return row
+
+    def _message_view(self, call: Call, message: UserMessage) -> dict[str, Any]:
+        """cinder's message view; the texts are those translate_action and
+        translate_detail give the message's ids."""
+        failure = message.failure
+        return {
+            "id": message.id,
+            "event_id": _event_id(message),
+            "user_message": f"{failure.action[1]}:{failure.detail[1]}",
+            "message_level": message.level,
+            "created_at": self._time(message.at),
+            "guaranteed_until": self._time(message.expires_at),
+            "request_id": message.request_id,
+            "links": self._links(call, "messages", message.id),
+            "resource_type": failure.resource_type,
+            "resource_uuid": message.resource_id,
+        }
+
     # -- lists -----------------------------------------------------------------------
 
     def _list(self, call: Call, kind: str, view: View[Any], path: str) -> Response:
@@ -534,9 +659,7 @@ class BlockStorageResponses(ServiceFrontend):
         args = call.request.args
         admin = call.caller.is_admin
         filters = {k: v for k, v in args.items() if k not in LIST_CONTROLS}
-        unknown = sorted(set(filters) - USER_FILTERS[kind])
-        if unknown and not admin:
-            raise BadRequest(f"Invalid filters {','.join(unknown)} are found in query options.")
+        _reject_invalid_filters(call, filters, kind)
         limit = self._limit(args.get("limit"))
         all_projects = _query_flag(args, "all_tenants") if admin else False
         store, lookup = self._collection(kind)
@@ -553,14 +676,21 @@ class BlockStorageResponses(ServiceFrontend):
         collection = path.split("/")[0]
         body: dict[str, Any] = {collection: [view(call, item) for item in page]}
         count_records(call.request.environ, len(page))
-        if page and len(page) >= limit:
-            params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
-            params.append(("marker", page[-1].id))
-            href = f"{self._base(call)}/{path}?{urlencode(params)}"
-            body[f"{collection}_links"] = [{"rel": "next", "href": href}]
+        self._add_next_link(call, body, path, [item.id for item in page], limit)
         if call.version >= SUPPORT_COUNT_INFO and _query_flag(args, "with_count"):
             body["count"] = len(items)
         return json_response(body)
+
+    def _add_next_link(
+        self, call: Call, body: dict[str, Any], path: str, ids: Sequence[str], limit: int
+    ) -> None:
+        """Link the next page when this one is full, as cinder's _get_collection_links."""
+        if not ids or len(ids) < limit:
+            return
+        params = [(k, v) for k, v in call.request.args.items(multi=True) if k != "marker"]
+        params.append(("marker", ids[-1]))
+        href = f"{self._base(call)}/{path}?{urlencode(params)}"
+        body[f"{path.split('/')[0]}_links"] = [{"rel": "next", "href": href}]
 
     def _collection(self, kind: str) -> tuple[ResourceStore[Any], Callable[[Call, str], Owned]]:
         backend = self.backend
@@ -776,6 +906,110 @@ class BlockStorageResponses(ServiceFrontend):
         if call.caller.is_admin and call.version >= BACKUP_PROJECT_USER_ID:
             body["user_id"] = backup.user_id
         return body
+
+
+def _since(call: Call, version: tuple[int, int]) -> None:
+    """Refuse a method older microversions lack as cinder does: a bare 404, as if the
+    method did not exist.
+
+    Raises:
+        NotFound: below ``version``.
+    """
+    if call.version < version:
+        raise NotFound(NOT_FOUND)
+
+
+def _reject_invalid_filters(call: Call, filters: dict[str, str], kind: str) -> None:
+    """Refuse filters a user may not use, as common.reject_invalid_filters does.
+
+    Raises:
+        BadRequest: naming them, in the query's order; never for an admin.
+    """
+    if call.caller.is_admin:
+        return
+    # cinderclient always sends all_tenants, so cinder drops it for a user (bug 1917574).
+    filters.pop("all_tenants", None)
+    unknown = [key for key in filters if key not in USER_FILTERS[kind]]
+    if unknown:
+        raise BadRequest(f"Invalid filters {','.join(unknown)} are found in query options.")
+
+
+def _offset(value: str) -> int:
+    """common._get_offset_param: oslo's validate_integer from 0 to DB_MAX_INT.
+
+    Raises:
+        BadRequest: worded as oslo words it.
+    """
+    try:
+        offset = int(value)
+    except ValueError:
+        raise BadRequest("offset must be an integer") from None
+    if offset < 0:
+        raise BadRequest("offset must be >= 0")
+    if offset > DB_MAX_INT:
+        raise BadRequest(f"offset must be <= {DB_MAX_INT}")
+    return offset
+
+
+def _sort_keys(params: dict[str, str]) -> list[tuple[str, str]]:
+    """Take the sort parameters out of ``params``, as common.get_sort_params does.
+
+    Returns:
+        ``(key, direction)`` pairs: from ``sort=k1:asc,k2`` or ``sort_key``/``sort_dir``,
+        ``created_at``/``desc`` by default.
+
+    Raises:
+        BadRequest: if ``sort`` comes with ``sort_key`` or ``sort_dir``.
+    """
+    if "sort" in params and ("sort_key" in params or "sort_dir" in params):
+        raise BadRequest(
+            "The 'sort_key' and 'sort_dir' parameters are deprecated and cannot be used "
+            "with the 'sort' parameter."
+        )
+    if "sort" not in params:
+        key = params.pop("sort_key", "created_at").strip()
+        return [(key, params.pop("sort_dir", "desc").strip())]
+    keys = []
+    for item in params.pop("sort").strip().split(","):
+        key, _, direction = item.partition(":")
+        keys.append((key.strip(), (direction or "desc").strip()))
+    return keys
+
+
+def _with_default_keys(keys: list[tuple[str, str]]) -> list[tuple[str, bool]]:
+    """Check directions and append the default keys, as the db's process_sort_params does.
+
+    Returns:
+        ``(key, descending)`` pairs ending with ``created_at`` and ``id``, which take
+        the first key's direction (descending without keys).
+
+    Raises:
+        BadRequest: on a direction other than ``asc`` or ``desc``.
+    """
+    if any(direction not in ("asc", "desc") for _, direction in keys):
+        raise BadRequest("Invalid input received: Unknown sort direction, must be 'desc' or 'asc'.")
+    first = keys[0][1] if keys else "desc"
+    named = [key for key, _ in keys]
+    added = [(key, first) for key in DEFAULT_SORT_KEYS if key not in named]
+    return [(key, direction == "desc") for key, direction in keys + added]
+
+
+def _row_matches(row: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    """Whether a row passes exact filters and, for ``key~``, cinder's LIKE ``%value%``."""
+    for key, wanted in filters.items():
+        value = row[key.rstrip("~")]
+        if value is None:
+            return False
+        text = str(value)
+        if not (wanted in text if key.endswith("~") else text == wanted):
+            return False
+    return True
+
+
+def _event_id(message: UserMessage) -> str:
+    """The event id cinder's message API composes: ``VOLUME_<type>_<action>_<detail>``."""
+    failure = message.failure
+    return f"VOLUME_{failure.resource_type}_{failure.action[0]}_{failure.detail[0]}"
 
 
 def _accepted(content_type: str = "text/html; charset=UTF-8") -> Response:

@@ -14,6 +14,7 @@ PROJECT = "/v3/<project_id>"
 VOLUME = "/volumes/<volume_id>"
 SNAPSHOT = "/snapshots/<snapshot_id>"
 BACKUP = "/backups/<backup_id>"
+MESSAGE = "/messages/<message_id>"
 
 
 def routes(r: BlockStorageResponses) -> list[Route]:
@@ -38,6 +39,9 @@ def routes(r: BlockStorageResponses) -> list[Route]:
         (BACKUP, ("GET",), r.show_backup),
         (BACKUP, ("DELETE",), r.delete_backup),
         (BACKUP + "/restore", ("POST",), r.restore_backup),
+        ("/messages", ("GET",), r.list_messages),
+        (MESSAGE, ("GET",), r.show_message),
+        (MESSAGE, ("DELETE",), r.delete_message),
     ]
     return [
         Route("/", ("GET",), r.versions, public=True),

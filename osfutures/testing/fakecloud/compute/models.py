@@ -1,9 +1,11 @@
 """Nova's backend: flavors, servers and the instance state machine, with no HTTP.
 
 Each server operation is an :class:`Operation` declaration: the ``vm_state`` values it
-may start from, the task states it passes through, where it ends. When an operation is
-accepted the scenario plans it and the whole timeline becomes timestamped steps at once;
-reads fold the due steps in (see :mod:`..lifecycle`).
+may start from, the task states it passes through, where it ends, and the instance
+action and events Nova records for it. When an operation is accepted the scenario plans
+it and the whole timeline becomes timestamped steps at once; reads fold the due steps in
+(see :mod:`..lifecycle`). Its :class:`InstanceAction` is planned at the same moment, and
+shows as of the time it is asked for.
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import BadRequest, Conflict, NotFound
 from ..lifecycle import OwnedResource, ResourceStore, Step, find_owned
 from ..scenario import Outcome, Plan
-from ..service import CloudContext, Principal
+from ..service import CloudContext, Principal, new_request_id
 
 NOSTATE, RUNNING, SHUTDOWN = 0, 1, 4
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 HOSTS = ("compute1", "compute2")
+#: Where nova-conductor runs: the host of its events (its ``CONF.host``).
+CONDUCTOR_HOST = "controller"
+#: The instance action event results (nova.objects.instance_action's
+#: ``pack_action_event_finish``).
+SUCCESS, ERROR = "Success", "Error"
 
 # nova.api.openstack.common._STATE_MAP: the status shown for (vm_state, task_state).
 _RESIZING: dict[str | None, str] = {
@@ -103,6 +110,10 @@ class Operation:
         power: the power state on success; None keeps it.
         progress: whether ``progress`` grows while it runs.
         any_task: whether it may start while another task runs.
+        events: the instance action events Nova's services record for it, in the order
+            they start.
+        recorded_as: the instance action Nova records, when not ``action``.
+        revertible: whether Nova can undo it when it fails (see ``Outcome.REVERT``).
     """
 
     key: str
@@ -113,35 +124,80 @@ class Operation:
     power: int | None = RUNNING
     progress: bool = False
     any_task: bool = False
+    events: tuple[str, ...] = ()
+    recorded_as: str = ""
+    revertible: bool = True
+
+    @property
+    def instance_action(self) -> str:
+        """The ``action`` of the instance action Nova records for it."""
+        return self.recorded_as or self.action
 
 
-def _op(key: str, action: str, states: str, tasks: str, **kwargs: Any) -> Operation:
-    return Operation(key, action, frozenset(states.split()), tuple(tasks.split()), **kwargs)
+def _op(key: str, action: str, states: str, tasks: str, events: str, **kwargs: Any) -> Operation:
+    return Operation(
+        key,
+        action,
+        frozenset(states.split()),
+        tuple(tasks.split()),
+        events=tuple(events.split()),
+        **kwargs,
+    )
 
 
 RESIZE_TASKS = "resize_prep resize_migrating resize_migrated resize_finish"
+# The events: nova/compute/manager.py's ComputeManager methods under
+# @wrap_instance_event(prefix="compute") are "compute_<method>", nova/conductor/manager.py's
+# under prefix "conductor" are "conductor_<method>", and its EventReporter blocks are
+# named bare ("cold_migrate", "rebuild_server"). Where Nova's events nest (cold_migrate runs
+# inside conductor_migrate_server, pre_live_migration inside live_migration) FakeCloud
+# runs them one after another over the operation's duration, and the last one carries the
+# ending: an Error there is the action's failure.
+RESIZE_EVENTS = (
+    "conductor_migrate_server cold_migrate compute_prep_resize compute_resize_instance"
+    " compute_finish_resize"
+)
+# The successful path's post_live_migration_at_destination is left out, so that the
+# event that fails a live migration, compute_live_migration, is the last.
+LIVE_MIGRATION_EVENTS = (
+    "conductor_live_migrate_instance compute_check_can_live_migrate_destination"
+    " compute_check_can_live_migrate_source compute_pre_live_migration compute_live_migration"
+)
 OPERATIONS: dict[str, Operation] = {
     op.key: op
     for op in (
+        # A failed build is buried in cell0 with conductor_schedule_and_build_instances
+        # instead (see ComputeBackend._build_events).
         _op(
             "build",
             "build",
             "",
             "scheduling networking block_device_mapping spawning",
+            "compute__do_build_and_run_instance",
             progress=True,
+            recorded_as="create",
+            revertible=False,
         ),
-        _op("reboot", "reboot", "active", "rebooting reboot_pending reboot_started"),
+        _op(
+            "reboot",
+            "reboot",
+            "active",
+            "rebooting reboot_pending reboot_started",
+            "compute_reboot_instance",
+        ),
         _op(
             "hard_reboot",
             "reboot",
             "active stopped error",
             "rebooting_hard reboot_pending_hard reboot_started_hard",
+            "compute_reboot_instance",
         ),
         _op(
             "resize",
             "resize",
             "active stopped",
             RESIZE_TASKS,
+            RESIZE_EVENTS,
             ends_in="resized",
             power=None,
             progress=True,
@@ -151,19 +207,35 @@ OPERATIONS: dict[str, Operation] = {
             "migrate",
             "active stopped",
             RESIZE_TASKS,
+            RESIZE_EVENTS,
             ends_in="resized",
             power=None,
             progress=True,
         ),
-        _op("confirm_resize", "confirmResize", "resized", "", ends_in=None, power=None),
         _op(
-            "revert_resize", "revertResize", "resized", "resize_reverting", ends_in=None, power=None
+            "confirm_resize",
+            "confirmResize",
+            "resized",
+            "",
+            "compute_confirm_resize",
+            ends_in=None,
+            power=None,
+        ),
+        _op(
+            "revert_resize",
+            "revertResize",
+            "resized",
+            "resize_reverting",
+            "compute_revert_resize compute_finish_revert_resize",
+            ends_in=None,
+            power=None,
         ),
         _op(
             "snapshot",
             "createImage",
             "active stopped paused suspended",
             "image_snapshot_pending image_snapshot image_pending_upload image_uploading",
+            "compute_snapshot_instance",
             ends_in=None,
             power=None,
             progress=True,
@@ -173,22 +245,63 @@ OPERATIONS: dict[str, Operation] = {
             "rebuild",
             "active stopped error",
             "rebuilding rebuild_block_device_mapping rebuild_spawning",
+            "rebuild_server compute_rebuild_instance",
             progress=True,
         ),
-        _op("start", "start", "stopped", "powering-on"),
-        _op("stop", "stop", "active error", "powering-off", ends_in="stopped", power=SHUTDOWN),
+        _op("start", "start", "stopped", "powering-on", "compute_start_instance"),
+        _op(
+            "stop",
+            "stop",
+            "active error",
+            "powering-off",
+            "compute_stop_instance",
+            ends_in="stopped",
+            power=SHUTDOWN,
+        ),
         _op(
             "live_migrate",
             "os-migrateLive",
             "active paused",
             "migrating",
+            LIVE_MIGRATION_EVENTS,
             ends_in=None,
             power=None,
             progress=True,
+            recorded_as="live-migration",
         ),
-        _op("delete", "delete", "", "deleting", ends_in="deleted", power=NOSTATE, any_task=True),
+        _op(
+            "delete",
+            "delete",
+            "",
+            "deleting",
+            "compute_terminate_instance",
+            ends_in="deleted",
+            power=NOSTATE,
+            any_task=True,
+            revertible=False,
+        ),
     )
 }
+#: Events nova-conductor records, on its own host.
+CONDUCTOR_EVENTS = frozenset(
+    {
+        "conductor_schedule_and_build_instances",
+        "conductor_migrate_server",
+        "cold_migrate",
+        "rebuild_server",
+        "conductor_live_migrate_instance",
+    }
+)
+#: Compute events that run on the host a server moves to; the others run on the host it
+#: is on when the action starts.
+DESTINATION_EVENTS = frozenset(
+    {
+        "compute_prep_resize",
+        "compute_finish_resize",
+        "compute_check_can_live_migrate_destination",
+        "compute_pre_live_migration",
+    }
+)
 
 #: vm_states a volume can be attached or detached in (Nova's check_instance_state).
 VOLUME_STATES = frozenset(
@@ -265,6 +378,90 @@ class Attachment:
     delete_on_termination: bool = False
 
 
+def host_id(project_id: str, host: str | None) -> str:
+    """Nova's hostId (nova.utils.generate_hostid): a per-project hash of a host, empty
+    without one."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """One event of an instance action, planned whole when the action starts.
+
+    Attributes:
+        event: Nova's name for it (``compute_stop_instance``).
+        start_time: the scenario time it starts.
+        finish_time: the scenario time it ends; None if it never does (a stuck plan).
+        result: ``Success`` or ``Error``: what it ends with.
+        host: the service host it runs on.
+        details: an Error's message (Nova keeps the exception's), else None.
+    """
+
+    event: str
+    start_time: float
+    finish_time: float | None
+    result: str
+    host: str
+    details: str | None = None
+
+    def finished(self, now: float) -> bool:
+        """Whether it has ended by ``now``: before, Nova shows no finish_time, no result."""
+        return self.finish_time is not None and self.finish_time <= now
+
+    def moments(self, now: float) -> list[float]:
+        """Its start and finish times that have come by ``now``."""
+        return [t for t in (self.start_time, self.finish_time) if t is not None and t <= now]
+
+
+@dataclass(frozen=True)
+class InstanceAction:
+    """Nova's record of one operation on a server, as nova.objects.InstanceAction.
+
+    Attributes:
+        action: Nova's action name (``stop``, ``create``, ``live-migration``).
+        instance_uuid: the server.
+        request_id: the id of the request that started it.
+        user_id: who asked (the caller, not the server's owner).
+        project_id: the caller's project.
+        start_time: when the request came (the API's ``context.timestamp``).
+        recorded_at: when the record exists: the request's time, except for a create,
+            which nova-conductor records once the server is scheduled.
+        sequence: its place among the server's actions, for Nova's newest-first order.
+        events: its events, in the order they start.
+    """
+
+    action: str
+    instance_uuid: str
+    request_id: str
+    user_id: str
+    project_id: str
+    start_time: float
+    recorded_at: float
+    sequence: int
+    events: tuple[ActionEvent, ...]
+
+    @property
+    def order(self) -> tuple[float, int]:
+        """Nova's sort key of actions (created_at, id), newest last."""
+        return (self.recorded_at, self.sequence)
+
+    def events_at(self, now: float) -> list[ActionEvent]:
+        """The events started by ``now``, newest first, as Nova lists them."""
+        return [e for e in reversed(self.events) if e.start_time <= now]
+
+    def message_at(self, now: float) -> str | None:
+        """``Error`` once an event has ended in Error (Nova's action_event_finish), else None."""
+        failed = any(e.result == ERROR and e.finished(now) for e in self.events)
+        return ERROR if failed else None
+
+    def updated_at(self, now: float) -> float:
+        """The time of the last event start or finish by ``now``: Nova moves the action's
+        ``updated_at`` at each; the request's time before any."""
+        return max([self.start_time, *(t for e in self.events for t in e.moments(now))])
+
+
 class Server(OwnedResource):
     """A Nova instance; the time-varying fields live in ``fields``.
 
@@ -292,6 +489,8 @@ class Server(OwnedResource):
         self.attachments: dict[str, Attachment] = {}
         self.previous_flavor_id: str | None = None
         self.resized_from: str = "active"
+        #: Nova's instance actions on it, oldest first.
+        self.actions: list[InstanceAction] = []
 
     @property
     def status(self) -> str:
@@ -300,10 +499,7 @@ class Server(OwnedResource):
 
     def host_id(self) -> str:
         """Nova's hostId: a per-project hash of the host, empty without a host."""
-        host = self.fields.get("host")
-        if not host:
-            return ""
-        return hashlib.sha224((self.project_id + host).encode()).hexdigest()
+        return host_id(self.project_id, self.fields.get("host"))
 
 
 def admin_password(length: int = 12) -> str:
@@ -339,16 +535,54 @@ class ComputeBackend:
             raise NotFound(f"Flavor {flavor_id} could not be found.")
         return found
 
-    def server(self, owner: Principal, server_id: str, now: float) -> Server:
+    def server(
+        self, owner: Principal, server_id: str, now: float, include_deleted: bool = False
+    ) -> Server:
         """Return a server of the caller's project as of ``now``.
 
+        Args:
+            include_deleted: find a deleted server too (Nova's ``read_deleted``).
+
         Raises:
-            NotFound: if it does not exist, is deleted, or belongs to another project.
+            NotFound: if it does not exist, is deleted (unless ``include_deleted``), or
+                belongs to another project.
         """
-        found: Server | None = find_owned(self.servers, owner, server_id, now)
+        found: Server | None = find_owned(self.servers, owner, server_id, now, include_deleted)
         if found is None:
             raise NotFound(f"Instance {server_id} could not be found.")
         return found
+
+    def server_actions(
+        self, server: Server, now: float, changes: tuple[float | None, float | None] = (None, None)
+    ) -> list[InstanceAction]:
+        """Return the server's instance actions recorded by ``now``, newest first.
+
+        Args:
+            changes: ``(since, before)``: keep those whose ``updated_at`` is at or after
+                ``since`` and at or before ``before`` (changes-since, changes-before);
+                None leaves that end open.
+        """
+        since, before = changes
+        found = []
+        for action in sorted(server.actions, key=lambda a: a.order, reverse=True):
+            if action.recorded_at > now:
+                continue
+            updated = action.updated_at(now)
+            if (since is not None and updated < since) or (before is not None and updated > before):
+                continue
+            found.append(action)
+        return found
+
+    def server_action(self, server: Server, request_id: str, now: float) -> InstanceAction:
+        """Return the server's instance action started by the request ``request_id``.
+
+        Raises:
+            NotFound: if it has none recorded by ``now``, as Nova words it.
+        """
+        for action in self.server_actions(server, now):
+            if action.request_id == request_id:
+                return action
+        raise NotFound(f"Action {request_id} not found")
 
     def list_servers(
         self,
@@ -400,12 +634,15 @@ class ComputeBackend:
         networks: str | list[Mapping[str, Any]],
         metadata: Mapping[str, str],
         request: Mapping[str, Any],
+        request_id: str | None = None,
     ) -> Server:
         """Accept a boot request; the server starts in BUILD.
 
         Args:
             request: the other accepted fields (key_name, description, ...), shown
                 back as Nova shows them.
+            request_id: the request's id, which its ``create`` instance action records;
+                a new one when omitted.
 
         Raises:
             BadRequest: on an unknown flavor or image, as Nova answers.
@@ -446,13 +683,41 @@ class ComputeBackend:
         if plan.outcome is not Outcome.ERROR:
             extra["networking"] = {"host": host, "addresses": self._addresses(server, networks)}
         done = {"launched_at": now + plan.duration}
-        steps = self._timeline(server, OPERATIONS["build"], plan, now, extra, done)
+        op = OPERATIONS["build"]
+        steps = self._timeline(server, op, plan, now, extra, done)
+        if plan.outcome is Outcome.ERROR:
+            # No host took it: nova-conductor buries it in cell0 and only then records
+            # the action, with its own event failed (_create_instance_action_for_cell0).
+            end = now + plan.duration
+            failed = ActionEvent(
+                "conductor_schedule_and_build_instances",
+                end,
+                end,
+                ERROR,
+                CONDUCTOR_HOST,
+                self._failure(op, plan),
+            )
+            self._record(server, op, owner, now, request_id, [failed], recorded_at=end)
+        else:
+            # nova-conductor records the action once the server is scheduled (at the
+            # networking step), with the request's time as its start.
+            scheduled = now + plan.duration / len(op.tasks)
+            events = self._events(op, plan, scheduled, now + plan.duration, host, host)
+            self._record(server, op, owner, now, request_id, events, recorded_at=scheduled)
         return self.servers.add(server, steps)
 
-    def delete_server(self, owner: Principal, server_id: str, now: float) -> None:
-        """Start deleting: task_state ``deleting``, then ``DELETED`` and 404 on GET."""
+    def delete_server(
+        self, owner: Principal, server_id: str, now: float, request_id: str | None = None
+    ) -> None:
+        """Start deleting: task_state ``deleting``, then ``DELETED`` and 404 on GET.
+
+        Args:
+            request_id: the request's id, which its ``delete`` instance action records;
+                a new one when omitted.
+        """
         server = self.server(owner, server_id, now)
         if server.fields["task_state"] == "deleting":
+            # Nova returns before it records an action (compute.api.API._delete).
             return
         plan = self._plan(server, "delete", force_ok=True)
         end = now + plan.duration
@@ -461,14 +726,28 @@ class ComputeBackend:
             if hook is not None:
                 hook.detach_volume(attachment.volume_id, server.id, end)
         done = {"terminated_at": end, "deleted": True, "metadata": {}, "progress": 0}
-        self._start(server, "delete", plan, now, done=done)
+        # Nova destroys a server that never reached a host (unless it failed, which may
+        # have left ports or volumes) without recording an action (API._delete).
+        recorded = server.fields["host"] is not None or server.fields["vm_state"] == "error"
+        self._start(server, "delete", plan, now, done, owner, request_id, record=recorded)
 
-    def act(self, owner: Principal, server_id: str, key: str, now: float, **params: Any) -> Any:
+    def act(
+        self,
+        owner: Principal,
+        server_id: str,
+        key: str,
+        now: float,
+        *,
+        request_id: str | None = None,
+        **params: Any,
+    ) -> Any:
         """Start a server action: ``reboot``, ``hard_reboot``, ``resize``, ``migrate``,
         ``confirm_resize``, ``revert_resize``, ``snapshot``, ``rebuild``, ``start``,
         ``stop`` or ``live_migrate``.
 
         Args:
+            request_id: the request's id, which the action's instance action records; a
+                new one when omitted.
             params: ``flavor_id`` (resize), ``name`` and ``metadata`` (snapshot),
                 ``image_id`` and ``name`` (rebuild), ``host`` (live_migrate).
 
@@ -518,7 +797,7 @@ class ComputeBackend:
         result = None
         if key == "snapshot":
             result = self._snapshot(server, plan, now, params)
-        self._start(server, key, plan, now, done=done)
+        self._start(server, key, plan, now, done, owner, request_id)
         return result
 
     def check_state(self, server: Server, op: Operation) -> None:
@@ -607,16 +886,124 @@ class ComputeBackend:
         )
 
     def _plan(self, server: Server, key: str, force_ok: bool = False) -> Plan:
-        plan = self.context.scenario.plan("server", key, server.name, server.plan_key())
+        revertible = OPERATIONS[key].revertible
+        plan = self.context.scenario.plan(
+            "server", key, server.name, server.plan_key(), revertible=revertible
+        )
         if force_ok and plan.outcome is not Outcome.OK:
             return Plan(plan.duration, Outcome.OK, plan.fault_message)
         return plan
 
     def _start(
-        self, server: Server, key: str, plan: Plan, now: float, done: Mapping[str, Any]
+        self,
+        server: Server,
+        key: str,
+        plan: Plan,
+        now: float,
+        done: Mapping[str, Any],
+        caller: Principal,
+        request_id: str | None,
+        record: bool = True,
     ) -> None:
-        steps = self._timeline(server, OPERATIONS[key], plan, now, {}, done)
+        """Schedule an operation on an existing server and record its instance action.
+
+        Args:
+            caller: who asked, whom the action names.
+            request_id: the id its action records; a new one when None.
+            record: whether Nova records an action for it.
+        """
+        op = OPERATIONS[key]
+        steps = self._timeline(server, op, plan, now, {}, done)
+        if record:
+            source = server.fields["host"]
+            events = self._events(op, plan, now, now + plan.duration, source, done.get("host"))
+            self._record(server, op, caller, now, request_id, events)
+        # Should a later operation cut this one short (only a delete can), its action keeps
+        # the events planned: Nova's per-instance lock would let it finish first.
         self.servers.schedule(server, now, steps)
+
+    def _record(
+        self,
+        server: Server,
+        op: Operation,
+        caller: Principal,
+        now: float,
+        request_id: str | None,
+        events: Sequence[ActionEvent],
+        recorded_at: float | None = None,
+    ) -> None:
+        """Add the instance action of ``op``, asked by ``caller`` at ``now``.
+
+        Args:
+            recorded_at: when the record appears; ``now`` when None.
+        """
+        action = InstanceAction(
+            action=op.instance_action,
+            instance_uuid=server.id,
+            request_id=request_id or new_request_id(),
+            user_id=caller.user_id,
+            project_id=caller.project_id,
+            start_time=now,
+            recorded_at=now if recorded_at is None else recorded_at,
+            sequence=len(server.actions),
+            events=tuple(events),
+        )
+        server.actions.append(action)
+
+    def _events(
+        self,
+        op: Operation,
+        plan: Plan,
+        begin: float,
+        end: float,
+        source: str | None,
+        destination: str | None,
+    ) -> list[ActionEvent]:
+        """Nova's events of ``op``, one after another from ``begin`` to ``end``; the last
+        ends as the plan does (never if stuck, in Error if it fails or is undone).
+
+        Args:
+            source: the host the server is on; None for a server on no host, which the
+                API deletes itself, with no event (API._local_delete).
+            destination: the host it moves to; None if it stays.
+        """
+        if source is None:
+            return []
+        names = op.events
+        span = (end - begin) / len(names)
+        events = []
+        for index, name in enumerate(names[:-1]):
+            host = self._event_host(name, source, destination)
+            start = begin + span * index
+            events.append(ActionEvent(name, start, begin + span * (index + 1), SUCCESS, host))
+        last = names[-1]
+        failed = plan.outcome in (Outcome.ERROR, Outcome.REVERT)
+        events.append(
+            ActionEvent(
+                last,
+                begin + span * (len(names) - 1),
+                None if plan.outcome is Outcome.STUCK else end,
+                ERROR if failed else SUCCESS,
+                self._event_host(last, source, destination),
+                self._failure(op, plan) if failed else None,
+            )
+        )
+        return events
+
+    @staticmethod
+    def _event_host(event: str, source: str, destination: str | None) -> str:
+        if event in CONDUCTOR_EVENTS:
+            return CONDUCTOR_HOST
+        if event in DESTINATION_EVENTS:
+            return destination or source
+        return source
+
+    @staticmethod
+    def _failure(op: Operation, plan: Plan) -> str:
+        """The message of a failed operation: its fault's and its failed event's."""
+        if plan.fault_message:
+            return plan.fault_message
+        return NO_VALID_HOST if op.key == "build" else f"Failed to {op.action} the instance"
 
     def _timeline(
         self,
@@ -646,17 +1033,28 @@ class ComputeBackend:
         end = now + duration
         if plan.outcome is Outcome.STUCK:
             return steps
+        fault = {"code": 500, "message": self._failure(op, plan), "created": end}
         if plan.outcome is Outcome.ERROR:
-            message = plan.fault_message or (
-                NO_VALID_HOST if op.key == "build" else f"Failed to {op.action} the instance"
-            )
-            fault = {"code": 500, "message": message, "created": end}
             steps.append(
                 Step(
                     end,
                     {"vm_state": "error", "task_state": None, "status": "ERROR", "fault": fault},
                 )
             )
+            return steps
+        if plan.outcome is Outcome.REVERT:
+            # Nova's reverts_task_state (or nova-conductor, for a move no host takes) puts
+            # task_state back and leaves vm_state and power_state; the fault is recorded
+            # all the same (wrap_instance_fault), but Nova shows a fault only on an ERROR
+            # or DELETED server, so the instance action alone tells the failure.
+            undone: dict[str, Any] = {
+                "task_state": None,
+                "status": status_of(start_vm, None),
+                "fault": fault,
+            }
+            if op.progress:
+                undone["progress"] = server.fields["progress"]
+            steps.append(Step(end, undone))
             return steps
         vm_state = done.get("vm_state") or op.ends_in or start_vm
         final: dict[str, Any] = {"vm_state": vm_state, "task_state": None}

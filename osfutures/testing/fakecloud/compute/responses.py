@@ -1,4 +1,5 @@
-"""Nova's answers: microversions, server bodies, list filters and paging, actions."""
+"""Nova's answers: microversions, server bodies, list filters and paging, actions and
+their instance action records."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from werkzeug.wrappers import Response
 
 from ..accounting import count_records
 from ..clock import isotime, parse_isotime
-from ..errors import BadRequest, UnsupportedMediaType, json_response, render_nova
+from ..errors import BadRequest, NotFound, UnsupportedMediaType, json_response, render_nova
 from ..service import (
     OSLO_MAX_REQUEST_BODY_SIZE,
+    REQUEST_ID_HEADER,
     VERSION_HEADER,
     Call,
     CloudContext,
@@ -27,12 +29,16 @@ from ..service import (
 from ..service import version_text as _text
 from . import urls
 from .models import (
+    ERROR,
     FILTER_STATUSES,
+    ActionEvent,
     Attachment,
     ComputeBackend,
     Flavor,
+    InstanceAction,
     Server,
     admin_password,
+    host_id,
 )
 
 MIN_VERSION = (2, 1)
@@ -46,6 +52,12 @@ PROGRESS_STATUSES = frozenset(
     {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
 )
 _NAME_RE = re.compile(r"^(?! )[\S ]*(?<! )$")
+#: The query parameters the instance action list takes from 2.58 (its schema refuses
+#: others); ``changes-before`` joins them at 2.66.
+ACTION_LIST_QUERY = frozenset({"limit", "marker", "changes-since"})
+#: The instance action fields Nova shows as they are stored (its ACTION_KEYS, but the
+#: times and the message, which FakeCloud works out for the time of the request).
+ACTION_FIELDS = ("action", "instance_uuid", "request_id", "user_id", "project_id")
 
 
 def invalid(field: str, value: Any, reason: str) -> BadRequest:
@@ -102,6 +114,8 @@ class ComputeResponses(ServiceFrontend):
 
     render_error = staticmethod(render_nova)
     max_body_size = OSLO_MAX_REQUEST_BODY_SIZE
+    # Nova's compute_req_id filter repeats the request id in a header of its own.
+    request_id_headers = (REQUEST_ID_HEADER, "x-compute-request-id")
 
     def __init__(self, context: CloudContext) -> None:
         super().__init__(context)
@@ -227,6 +241,7 @@ class ComputeResponses(ServiceFrontend):
             request={
                 k: spec[k] for k in ("key_name", "description", "user_data", "tags") if k in spec
             },
+            request_id=call.request_id,
         )
         password = spec.get("adminPass") or admin_password()
         body = {
@@ -244,7 +259,7 @@ class ComputeResponses(ServiceFrontend):
 
     def delete_server(self, call: Call, server_id: str) -> Response:
         """DELETE /servers/{id}: 204; the server is deleting, then gone."""
-        self.backend.delete_server(call.caller, server_id, call.now)
+        self.backend.delete_server(call.caller, server_id, call.now, call.request_id)
         return Response(status=204, content_type="application/json")
 
     def server_action(self, call: Call, server_id: str) -> Response:
@@ -276,10 +291,16 @@ class ComputeResponses(ServiceFrontend):
         self, key: str, status: int = 202
     ) -> Callable[[Call, str, dict[str, Any]], Response]:
         def act(call: Call, server_id: str, params: dict[str, Any]) -> Response:
-            self.backend.act(call.caller, server_id, key, call.now)
+            self._act(call, server_id, key)
             return Response(status=status, content_type="application/json")
 
         return act
+
+    def _act(self, call: Call, server_id: str, key: str, **params: Any) -> Any:
+        """Start a backend action in the caller's name, under this request's id."""
+        return self.backend.act(
+            call.caller, server_id, key, call.now, request_id=call.request_id, **params
+        )
 
     def _reboot(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
         kind = _require(params, "type", "reboot")
@@ -290,29 +311,24 @@ class ComputeResponses(ServiceFrontend):
                 f"{kind!r} is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']",
             )
         key = "hard_reboot" if kind.upper() == "HARD" else "reboot"
-        self.backend.act(call.caller, server_id, key, call.now)
+        self._act(call, server_id, key)
         return Response(status=202, content_type="application/json")
 
     def _resize(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
         flavor_id = _ref(_require(params, "flavorRef", "resize"), "flavorRef")
-        self.backend.act(call.caller, server_id, "resize", call.now, flavor_id=flavor_id)
+        self._act(call, server_id, "resize", flavor_id=flavor_id)
         return Response(status=202, content_type="application/json")
 
     def _live_migrate(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
-        self.backend.act(call.caller, server_id, "live_migrate", call.now, host=params.get("host"))
+        self._act(call, server_id, "live_migrate", host=params.get("host"))
         return Response(status=202, content_type="application/json")
 
     def _create_image(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
         name = (
             _string(params, "name") if "name" in params else _require(params, "name", "createImage")
         )
-        image_id = self.backend.act(
-            call.caller,
-            server_id,
-            "snapshot",
-            call.now,
-            name=name,
-            metadata=params.get("metadata") or {},
+        image_id = self._act(
+            call, server_id, "snapshot", name=name, metadata=params.get("metadata") or {}
         )
         if call.version >= (2, 45):
             return json_response({"image_id": image_id}, 202)
@@ -323,11 +339,106 @@ class ComputeResponses(ServiceFrontend):
     def _rebuild(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
         image_id = _ref(_require(params, "imageRef", "rebuild"), "imageRef")
         name = _string(params, "name") if "name" in params else None
-        self.backend.act(call.caller, server_id, "rebuild", call.now, image_id=image_id, name=name)
+        self._act(call, server_id, "rebuild", image_id=image_id, name=name)
         server = self.backend.server(call.caller, server_id, call.now)
         body = self._detail(call, server, show=True)
         body["adminPass"] = params.get("adminPass") or admin_password()
         return json_response({"server": body}, 202)
+
+    # -- instance actions ------------------------------------------------------------
+    # Not counted as resource records: an action is not a resource whose status a
+    # client polls, and the accounting's records measure what status answers cost.
+
+    def list_instance_actions(self, call: Call, server_id: str) -> Response:
+        """GET /servers/{id}/os-instance-actions: the server's actions, newest first.
+
+        From 2.58 with ``updated_at``, the ``changes-since``, ``limit`` and ``marker``
+        parameters and a next link in ``links``; ``changes-before`` from 2.66.
+        """
+        server = self._acted_on(call, server_id)
+        if call.version < (2, 58):
+            actions = self.backend.server_actions(server, call.now)
+            return json_response({"instanceActions": [self._action(call, a) for a in actions]})
+        args = call.request.args
+        limit = self._limit(args.get("limit"))
+        allowed = ACTION_LIST_QUERY | ({"changes-before"} if call.version >= (2, 66) else set())
+        extras = sorted(set(args) - allowed)
+        if extras:
+            verb = "was" if len(extras) == 1 else "were"
+            listed = ", ".join(repr(extra) for extra in extras)
+            raise BadRequest(f"Additional properties are not allowed ({listed} {verb} unexpected)")
+        changes = self._changes(call)
+        page: list[InstanceAction] = []
+        if limit:
+            actions = self.backend.server_actions(server, call.now, changes)
+            page = self._after_marker(call, server, actions)[:limit]
+        body: dict[str, Any] = {"instanceActions": [self._action(call, a) for a in page]}
+        path = f"servers/{server_id}/os-instance-actions"
+        links = self._next_links(call, path, [a.request_id for a in page], limit)
+        if links:
+            body["links"] = links
+        return json_response(body)
+
+    def show_instance_action(self, call: Call, server_id: str, request_id: str) -> Response:
+        """GET /servers/{id}/os-instance-actions/{request_id}: one action as of now.
+
+        Its events show to admins at every microversion, to the server's project from
+        2.51; a traceback and the host to admins only, ``hostId`` from 2.62, and
+        ``details`` (an Error's message) to admins from 2.84.
+        """
+        server = self._acted_on(call, server_id)
+        action = self.backend.server_action(server, request_id, call.now)
+        view = self._action(call, action)
+        if call.caller.is_admin or call.version >= (2, 51):
+            events = action.events_at(call.now)
+            view["events"] = [self._event(call, action, event) for event in events]
+        return json_response({"instanceAction": view})
+
+    def _acted_on(self, call: Call, server_id: str) -> Server:
+        # From 2.21 Nova reads the actions of a deleted server too.
+        return self.backend.server(call.caller, server_id, call.now, call.version >= (2, 21))
+
+    def _after_marker(
+        self, call: Call, server: Server, actions: list[InstanceAction]
+    ) -> list[InstanceAction]:
+        marker = call.request.args.get("marker")
+        if marker is None:
+            return actions
+        try:
+            found = self.backend.server_action(server, marker, call.now)
+        except NotFound:
+            # Nova's actions_get overwrites the marker with the lookup's None before it
+            # words the error, so every unknown marker reads the same.
+            raise BadRequest("Marker None could not be found.") from None
+        return [a for a in actions if a.order < found.order]
+
+    def _action(self, call: Call, action: InstanceAction) -> dict[str, Any]:
+        view: dict[str, Any] = {key: getattr(action, key) for key in ACTION_FIELDS}
+        view["start_time"] = self._time(action.start_time, subsecond=True)
+        view["message"] = action.message_at(call.now)
+        if call.version >= (2, 58):
+            view["updated_at"] = self._time(action.updated_at(call.now), subsecond=True)
+        return view
+
+    def _event(self, call: Call, action: InstanceAction, event: ActionEvent) -> dict[str, Any]:
+        admin = call.caller.is_admin
+        finished = event.finished(call.now)
+        failed = finished and event.result == ERROR
+        view: dict[str, Any] = {
+            "event": event.event,
+            "start_time": self._time(event.start_time, subsecond=True),
+            "finish_time": self._time(event.finish_time, subsecond=True) if finished else None,
+            "result": event.result if finished else None,
+        }
+        if admin:
+            view["traceback"] = _traceback(event.details) if failed else None
+        if call.version >= (2, 62):
+            if admin:
+                view["host"] = event.host
+            view["hostId"] = host_id(action.project_id, event.host)
+        if call.version >= (2, 84) and admin:
+            view["details"] = event.details if failed else None
+        return view
 
     # -- volume attachments ----------------------------------------------------------
 
@@ -436,14 +547,7 @@ class ComputeResponses(ServiceFrontend):
         self, call: Call, view: Callable[[Call, Server], dict[str, Any]], path: str
     ) -> Response:
         args = call.request.args
-        since = self._time_arg(args.get("changes-since"), "changes-since")
-        before = None
-        if call.version >= (2, 66):
-            before = self._time_arg(args.get("changes-before"), "changes-before")
-        if since is not None and before is not None and since > before:
-            raise BadRequest(
-                "The value of changes-since must be less than or equal to changes-before."
-            )
+        since, before = self._changes(call)
         status = args.get("status")
         if status is not None and status.upper() not in FILTER_STATUSES:
             raise BadRequest("Invalid status value")
@@ -472,12 +576,40 @@ class ComputeResponses(ServiceFrontend):
         page = servers[:limit]
         body: dict[str, Any] = {"servers": [view(call, s) for s in page]}
         count_records(call.request.environ, len(page))
-        if page and len(page) == limit:
-            params = [(k, v) for k, v in args.items(multi=True) if k != "marker"]
-            params.append(("marker", page[-1].id))
-            href = f"{call.root}/v2.1/{path}?{urlencode(params)}"
-            body["servers_links"] = [{"rel": "next", "href": href}]
+        links = self._next_links(call, path, [s.id for s in page], limit)
+        if links:
+            body["servers_links"] = links
         return json_response(body)
+
+    def _changes(self, call: Call) -> tuple[float | None, float | None]:
+        """Return ``changes-since`` and, from 2.66, ``changes-before`` as scenario times.
+
+        Raises:
+            BadRequest: on a value that is not a date-time, or a window that ends before
+                it starts, as Nova words them.
+        """
+        args = call.request.args
+        since = self._time_arg(args.get("changes-since"), "changes-since")
+        before = None
+        if call.version >= (2, 66):
+            before = self._time_arg(args.get("changes-before"), "changes-before")
+        if since is not None and before is not None and since > before:
+            raise BadRequest(
+                "The value of changes-since must be less than or equal to changes-before."
+            )
+        return since, before
+
+    def _next_links(
+        self, call: Call, path: str, ids: list[str], limit: int
+    ) -> list[dict[str, str]]:
+        """Nova's collection links (common.ViewBuilder._get_collection_links): a next
+        link when the page is full, with the query sorted and the marker set to the last
+        id; none otherwise."""
+        if not ids or len(ids) != limit:
+            return []
+        params = dict(sorted(call.request.args.items(multi=True)))
+        params["marker"] = ids[-1]
+        return [{"rel": "next", "href": f"{call.root}/v2.1/{path}?{urlencode(params)}"}]
 
     def _time_arg(self, value: str | None, field: str) -> float | None:
         if value is None:
@@ -629,6 +761,12 @@ class ComputeResponses(ServiceFrontend):
         if call.version >= (2, 98):
             image["properties"] = {"architecture": "x86_64"}
         return image
+
+
+def _traceback(message: str | None) -> str:
+    # Nova keeps the formatted traceback of the exception that failed an event; FakeCloud
+    # has no frames to show, only the exception's line.
+    return f"Traceback (most recent call last):\nException: {message}\n"
 
 
 def _naive(when: datetime) -> str:

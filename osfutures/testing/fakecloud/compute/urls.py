@@ -23,6 +23,8 @@ def routes(r: ComputeResponses) -> list[Route]:
         Route(SERVER, ("GET",), r.show_server),
         Route(SERVER, ("DELETE",), r.delete_server),
         Route(SERVER + "/action", ("POST",), r.server_action),
+        Route(SERVER + "/os-instance-actions", ("GET",), r.list_instance_actions),
+        Route(SERVER + "/os-instance-actions/<request_id>", ("GET",), r.show_instance_action),
         Route(SERVER + "/os-volume_attachments", ("GET",), r.list_attachments),
         Route(SERVER + "/os-volume_attachments", ("POST",), r.attach_volume),
         Route(SERVER + "/os-volume_attachments/<volume_id>", ("GET",), r.show_attachment),

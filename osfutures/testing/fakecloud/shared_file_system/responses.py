@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timezone
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from ..accounting import count_records
-from ..errors import BadRequest, NotFound, json_response, render_nova
+from ..block_storage.messages import COMMON_COLUMNS, UserMessage, base_row, ordered
+from ..clock import parse_isotime
+from ..errors import NOT_FOUND, BadRequest, NotFound, json_response, render_nova
 from ..service import (
     OSLO_MAX_REQUEST_BODY_SIZE,
     Call,
@@ -24,6 +28,23 @@ from .models import Share, SharedFileSystemBackend
 MIN_VERSION = (2, 0)
 MAX_VERSION = (2, 99)
 VERSION_HEADER = "X-OpenStack-Manila-API-Version"
+#: The microversions of user messages and of their time filters (manila.api.v2.messages).
+MESSAGES_VERSION = (2, 37)
+MESSAGES_QUERY_BY_TIMESTAMP = (2, 52)
+MAX_LIMIT = 1000  # manila's osapi_max_limit
+DB_MAX_INT = 0x7FFFFFFF
+#: The columns of manila's messages table (manila.db.sqlalchemy.models.Message and
+#: ManilaBase): what ``sort_key`` may name.
+MESSAGE_COLUMNS = COMMON_COLUMNS | {"resource_id"}
+#: The filters message_get_all applies exactly (its legal_filter_keys, less the times).
+MESSAGE_FILTERS = (
+    "request_id",
+    "resource_type",
+    "resource_id",
+    "action_id",
+    "detail_id",
+    "message_level",
+)
 #: Fields added to the share body from a microversion on (manila's views.shares).
 VERSIONED_FIELDS: tuple[tuple[tuple[int, int], str, Any], ...] = (
     ((2, 2), "snapshot_support", True),
@@ -142,12 +163,14 @@ class SharedFileSystemResponses(ServiceFrontend):
         if not isinstance(spec, dict):
             # Manila's is_valid_body check answers 422.
             raise _Unprocessable("Unable to process the contained instructions")
-        share = self.backend.create(call.caller, call.now, spec)
+        share = self.backend.create(call.caller, call.now, spec, request_id=call.request_id)
         return json_response({"share": self._view(call, share)})
 
     def delete_share(self, call: Call, project_id: str, share_id: str) -> Response:
         """DELETE /shares/{id}: 202, ``deleting``."""
-        self._bare_404(lambda: self.backend.delete(call.caller, share_id, call.now))
+        self._bare_404(
+            lambda: self.backend.delete(call.caller, share_id, call.now, request_id=call.request_id)
+        )
         return Response(status=202, content_type="application/json")
 
     def share_action(self, call: Call, project_id: str, share_id: str) -> Response:
@@ -169,10 +192,90 @@ class SharedFileSystemResponses(ServiceFrontend):
             new_size = int(params["new_size"])
         except (KeyError, TypeError, ValueError):
             raise BadRequest("New share size must be specified as an integer.") from None
-        resize[name](call.caller, share_id, new_size, call.now)
+        resize[name](call.caller, share_id, new_size, call.now, request_id=call.request_id)
         return Response(status=202, content_type="application/json")
 
+    # -- user messages ---------------------------------------------------------------
+
+    def list_messages(self, call: Call, project_id: str | None = None) -> Response:
+        """GET /messages (2.37+): filtered, sorted and paged as manila's index."""
+        _messages_call(call, project_id)
+        limit = _query_integer(call.request.args, "limit")
+        page = self._message_page(call, limit)
+        body: dict[str, Any] = {"messages": [self._message_view(call, m, project_id) for m in page]}
+        if limit and limit == len(page):
+            body["messages_links"] = [{"rel": "next", "href": _next_href(call, project_id, page)}]
+        count_records(call.request.environ, len(page))
+        return json_response(body)
+
+    def _message_page(self, call: Call, limit: int | None) -> list[UserMessage]:
+        """What message_get_all returns for the query's filters, sort, offset and ``limit``.
+
+        Manila takes ``marker`` but ignores it.
+
+        Raises:
+            BadRequest: on a bad offset, time or sort key, as manila words them.
+        """
+        args = call.request.args
+        offset = _query_integer(args, "offset") or 0
+        times = _created_range(call)
+        messages = self.backend.messages.visible(call.caller, call.now)
+        rows = {m.id: self._message_row(m) for m in messages}
+        found = [m for m in messages if _message_matches(rows[m.id], args, times)]
+        sort_key = args.get("sort_key", "created_at")
+        if sort_key not in MESSAGE_COLUMNS:
+            raise BadRequest(f"Invalid input received: Invalid sort key {sort_key}.")
+        descending = args.get("sort_dir", "desc") == "desc"  # anything else is ascending
+        result = ordered(found, [(sort_key, descending)], lambda m, key: rows[m.id][key])[offset:]
+        return result if limit is None else result[: min(limit, MAX_LIMIT)]
+
+    def show_message(self, call: Call, message_id: str, project_id: str | None = None) -> Response:
+        """GET /messages/{id} (2.37+)."""
+        _messages_call(call, project_id)
+        message = self.backend.messages.get(call.caller, message_id, call.now)
+        count_records(call.request.environ, 1)
+        return json_response({"message": self._message_view(call, message, project_id)})
+
+    def delete_message(
+        self, call: Call, message_id: str, project_id: str | None = None
+    ) -> Response:
+        """DELETE /messages/{id} (2.37+): 204."""
+        _messages_call(call, project_id)
+        self.backend.messages.remove(call.caller, message_id, call.now)
+        return Response(status=204, content_type="text/html; charset=UTF-8")
+
+    def _message_row(self, message: UserMessage) -> dict[str, Any]:
+        """The message as manila's messages table holds it: what filters and sorts read."""
+        # Manila's ``deleted`` column is a string.
+        return {
+            **base_row(message, self._time),
+            "resource_id": message.resource_id,
+            "deleted": "False",
+        }
+
+    def _message_view(
+        self, call: Call, message: UserMessage, project_id: str | None
+    ) -> dict[str, Any]:
+        """manila's message view: the row's fields, links and the two texts joined."""
+        row = self._message_row(message)
+        view = {key: row[key] for key in _VIEW_FIELDS}
+        scope = _scope(project_id)
+        view["links"] = [
+            {"rel": "self", "href": f"{call.root}/v2{scope}/messages/{message.id}"},
+            {"rel": "bookmark", "href": f"{call.root}{scope}/messages/{message.id}"},
+        ]
+        failure = message.failure
+        view["resource_type"] = row["resource_type"]
+        view["resource_id"] = row["resource_id"]
+        view["user_message"] = f"{failure.action[1]}: {failure.detail[1]}"
+        return view
+
     # -- helpers ---------------------------------------------------------------------
+
+    def _time(self, at: float) -> str:
+        """Manila shows naive UTC times with microseconds."""
+        wall = self.context.clock.wall(at).replace(tzinfo=None)
+        return wall.isoformat(timespec="microseconds")
 
     @staticmethod
     def _bare_404(action: Callable[[], Any]) -> Any:
@@ -207,13 +310,11 @@ class SharedFileSystemResponses(ServiceFrontend):
     def _view(self, call: Call, share: Share) -> dict[str, Any]:
         """The share body of show, create and list-detail, per microversion."""
         f = share.fields
-        when = self.context.clock.wall(share.created_at).replace(tzinfo=None)
         view: dict[str, Any] = {
             "id": share.id,
             "size": f["size"],
             "availability_zone": f["availability_zone"],
-            # Manila shows naive UTC times with microseconds.
-            "created_at": when.isoformat(timespec="microseconds"),
+            "created_at": self._time(share.created_at),
             "status": f["status"],
             "name": f["name"],
             "description": f["description"],
@@ -240,6 +341,104 @@ class SharedFileSystemResponses(ServiceFrontend):
             view["progress"] = "100%" if f["status"] == "available" else "0%"
         view.update((key, value) for since, key, value in VERSIONED_FIELDS if call.version >= since)
         return view
+
+
+#: The fields manila's message view copies from the row, in its order, before the links.
+_VIEW_FIELDS = (
+    "id",
+    "project_id",
+    "action_id",
+    "detail_id",
+    "message_level",
+    "created_at",
+    "expires_at",
+    "request_id",
+)
+
+
+def _messages_call(call: Call, project_id: str | None) -> None:
+    """Check what manila checks before a message method runs.
+
+    Raises:
+        BadRequest: if the URL names another project than the token's.
+        NotFound: below 2.37, webob's bare 404, as if the method did not exist.
+    """
+    if project_id is not None and project_id != call.caller.project_id:
+        raise BadRequest("Malformed request url")
+    if call.version < MESSAGES_VERSION:
+        raise NotFound(NOT_FOUND)
+
+
+def _scope(project_id: str | None) -> str:
+    """The project part of manila's links: there only when the request URL had it."""
+    return f"/{project_id}" if project_id else ""
+
+
+def _invalid_query(name: str, value: str, reason: str) -> BadRequest:
+    """Manila's query schema error."""
+    return BadRequest(f"Invalid input for query parameters {name}. Value: {value}. {reason}")
+
+
+def _query_integer(args: Mapping[str, str], name: str) -> int | None:
+    """A ``non_negative_integer`` query parameter of manila's schema; None when absent.
+
+    Raises:
+        BadRequest: worded as manila's schema validation words it.
+    """
+    text = args.get(name)
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]*", text):
+        raise _invalid_query(name, text, f"{text!r} does not match '^[0-9]*$'")
+    if not text:
+        raise _invalid_query(name, text, "'' should be non-empty")
+    if int(text) > DB_MAX_INT:
+        raise _invalid_query(name, text, f"{int(text)} is greater than the maximum of {DB_MAX_INT}")
+    return int(text)
+
+
+def _created_range(call: Call) -> tuple[str | None, str | None]:
+    """``created_since`` and ``created_before`` as row times; manila ignores them below 2.52.
+
+    Raises:
+        BadRequest: on a value that is not a date-time, as manila's schema words it.
+    """
+    if call.version < MESSAGES_QUERY_BY_TIMESTAMP:
+        return None, None
+    found: list[str | None] = []
+    for name in ("created_since", "created_before"):
+        text = call.request.args.get(name)
+        if text is None:
+            found.append(None)
+            continue
+        try:
+            wall = parse_isotime(text)
+        except ValueError:
+            raise _invalid_query(name, text, f"{text!r} is not a 'date-time'") from None
+        # Rows hold naive UTC text of one width, so text order is time order.
+        naive = wall.astimezone(timezone.utc).replace(tzinfo=None)
+        found.append(naive.isoformat(timespec="microseconds"))
+    return found[0], found[1]
+
+
+def _message_matches(
+    row: Mapping[str, Any], args: Mapping[str, str], times: tuple[str | None, str | None]
+) -> bool:
+    """Whether a row passes message_get_all's exact filters and time bounds."""
+    if any(key in args and row[key] != args[key] for key in MESSAGE_FILTERS):
+        return False
+    since, before = times
+    created = str(row["created_at"])
+    return (since is None or created >= since) and (before is None or created <= before)
+
+
+def _next_href(call: Call, project_id: str | None, page: Sequence[UserMessage]) -> str:
+    """The next link of a full page: the query with ``marker`` set, unencoded as
+    manila's dict_to_query_str joins it."""
+    params = [(k, v) for k, v in call.request.args.items(multi=True) if k != "marker"]
+    params.append(("marker", page[-1].id))
+    query = "&".join(f"{key}={value}" for key, value in params)
+    return f"{call.root}/v2{_scope(project_id)}/messages?{query}"
 
 
 class _Unprocessable(BadRequest):
