@@ -9,6 +9,8 @@ Two failures leave no reason on the object:
   ``message`` is ``Error`` and the failed event's ``result`` is ``Error``.
 * Cinder and Manila never put the reason on the volume or share: they publish *user
   messages* for it ("what went wrong when an asynchronous action fails").
+* A stack's ``status_reason`` says a resource failed, not always which one (a nested
+  stack's, a timeout's); the failed resource's *event* does.
 
 The twins pass these as ``Monitor.watch(inquire=...)``: asked on a probe thread,
 once, when an operation fails or stalls, never on every poll.
@@ -29,7 +31,15 @@ from openstack.compute.v2.server_action import ServerAction
 
 from osfutures.watch import Explanation
 
-__all__ = ["Inquiry", "Sent", "cinder_messages", "manila_messages", "nova_action", "sent_requests"]
+__all__ = [
+    "Inquiry",
+    "Sent",
+    "cinder_messages",
+    "heat_events",
+    "manila_messages",
+    "nova_action",
+    "sent_requests",
+]
 
 #: Asks the cloud about one operation: gets the last object fetched, returns an
 #: :class:`~osfutures.Explanation` or None (``Monitor.watch(inquire=...)``).
@@ -200,3 +210,32 @@ manila_messages = _Messages(
     (("sort_key", "created_at"), ("sort_dir", "desc")),
     "Manila message",
 ).inquiry
+
+
+def heat_events(conn: Any, stack_id: str, sent: Sequence[Sent]) -> Inquiry:
+    """The inquiry of a stack operation: the newest event of a failed resource
+    (``GET /stacks/{name}/{id}/events?resource_status=FAILED``, newest first)."""
+    proxy = conn.orchestration
+
+    def inquire(last: Any) -> Explanation | None:
+        name = getattr(last, "name", None) or stack_id
+        response = proxy.get(
+            f"/stacks/{name}/{stack_id}/events",
+            params={"resource_status": "FAILED", "sort_dir": "desc"},
+        )
+        os_exc.raise_from_response(response)
+        # The stack's own events are listed too, under its name: they name no resource.
+        failed = [e for e in response.json().get("events") or () if e.get("resource_name") != name]
+        if not failed:
+            return None
+        event = failed[0]
+        what = f"failed resource {event.get('resource_name')}"
+        physical = event.get("physical_resource_id")
+        if physical:
+            what += f" ({physical})"
+        reason = event.get("resource_status_reason") or ""
+        if reason and reason not in str(getattr(last, "status_reason", None) or ""):
+            what += f": {reason}"
+        return Explanation(what, event)
+
+    return inquire

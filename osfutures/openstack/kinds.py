@@ -169,6 +169,7 @@ KINDS: dict[str, Kind] = _kinds(
         progress=_attr("status_reason"),
         fault=_attr("status_reason"),
         lister=batching.ProjectLister.factory("stacks"),
+        inquiry=explaining.heat_events,
     ),
     Kind(
         "load_balancer",

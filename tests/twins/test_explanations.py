@@ -107,3 +107,23 @@ def test_a_live_migration_is_believed_only_once_nova_says_it_worked(
     error = failed.exception(timeout=30)
     assert isinstance(error, osfutures.OperationFailed) and error.status == "ACTIVE"
     assert error.details is not None and error.details["action"] == "live-migration"
+
+
+STACK = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "net": {"type": "OS::Neutron::Net"},
+        "server": {"type": "OS::Nova::Server", "properties": {"image": "i", "flavor": "f"}},
+    },
+}
+
+
+def test_a_failed_stack_names_the_resource_that_failed(conn: osfutures.AsyncConnection) -> None:
+    future = conn.orchestration.create_stack_async(name="will-fail", template=STACK)
+    error = future.exception(timeout=30)
+    assert isinstance(error, osfutures.OperationFailed) and error.status == "CREATE_FAILED"
+    event: Any = error.details
+    assert event["resource_name"] == "server" and event["resource_status"] == "CREATE_FAILED"
+    assert error.fault is not None
+    assert error.fault.startswith("Resource CREATE failed: ResourceInError: resources.server")
+    assert error.fault.endswith("; failed resource server (" + event["physical_resource_id"] + ")")

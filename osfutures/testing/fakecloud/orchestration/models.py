@@ -2,9 +2,11 @@
 
 A stack shows one ``stack_status`` that joins heat's action and status
 (``CREATE_IN_PROGRESS``). Each action starts IN_PROGRESS at once and ends COMPLETE or
-FAILED when the scenario's plan says; a stuck plan never ends it. Deleted stacks stay
-readable by id as ``DELETE_COMPLETE`` (heat soft-deletes them), but no longer by name
-nor in lists.
+FAILED when the scenario's plan says; a stuck plan never ends it. Its template's
+resources go through the action in between, each recording heat's events
+(:mod:`.events`); a failed action fails one resource, which the stack's reason names.
+Deleted stacks stay readable by id as ``DELETE_COMPLETE`` (heat soft-deletes them), but
+no longer by name nor in lists.
 """
 
 from __future__ import annotations
@@ -18,16 +20,15 @@ from ..errors import BadRequest, Conflict, NotFound
 from ..lifecycle import OwnedResource, ResourceStore, Step, find_owned
 from ..scenario import Outcome
 from ..service import CloudContext, Principal
+from .events import NO_RESOURCE, EventLog, failure_reason, template_resources
 
 #: The keys one of which names a template's format (heat's template_format.parse).
 VERSION_KEYS = ("heat_template_version", "HeatTemplateFormatVersion", "AWSTemplateFormatVersion")
 # heat.engine.stack's name check.
 _NAME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_.-]{0,254}$")
-# What heat says when a nested server fails and nova gave no detail.
-DEFAULT_FAILURE = (
-    'ResourceInError: resources.server: Went to status ERROR due to "Message: Unknown, '
-    'Code: Unknown"'
-)
+# What heat says when a server fails and nova gave no detail; FakeCloud's failure of a
+# stack whose template has no resources.
+DEFAULT_FAILURE = failure_reason(NO_RESOURCE, None)
 
 
 # Heat names its errors after the exception it raised; errors.render_heat shows the
@@ -99,7 +100,11 @@ class StackSpec:
 
 class Stack(OwnedResource):
     """A heat stack; ``fields`` holds stack_status, stack_status_reason, template,
-    parameters, updated_time, deletion_time, deleted and the request's options."""
+    parameters, updated_time, deletion_time, deleted and the request's options.
+
+    Attributes:
+        events: its events (its own and its resources'), past and planned.
+    """
 
     def __init__(
         self,
@@ -112,6 +117,7 @@ class Stack(OwnedResource):
     ) -> None:
         super().__init__(resource_id, created_at, fields, owner)
         self.name = name
+        self.events = EventLog(resource_id, name)
 
     @property
     def action(self) -> str:
@@ -262,30 +268,38 @@ class OrchestrationBackend:
         now: float,
         start: Mapping[str, Any] | None = None,
     ) -> None:
-        """Schedule one action: IN_PROGRESS now, COMPLETE or FAILED when the plan ends."""
+        """Schedule one action: IN_PROGRESS now, the resources one after another, then
+        COMPLETE or FAILED when the plan ends; the stack's events with its steps."""
         plan = self.context.scenario.plan("stack", action.lower(), stack.name, stack.plan_key())
-        steps = [
-            Step(
-                now,
-                {
-                    "stack_status": f"{action}_IN_PROGRESS",
-                    "stack_status_reason": f"Stack {action} started",
-                    **(start or {}),
-                },
-            )
-        ]
+        log = stack.events
+        log.supersede(now)
+        touches = log.touches(action, now, template_resources(stack.fields["template"]))
+        steps = [self._step(stack, now, (action, "IN_PROGRESS"), f"Stack {action} started", start)]
+        failure = log.plan(touches, now, plan)
         end = now + plan.duration
         if plan.outcome is Outcome.ERROR:
-            reason = f"Resource {action} failed: {plan.fault_message or DEFAULT_FAILURE}"
-            steps.append(
-                Step(end, {"stack_status": f"{action}_FAILED", "stack_status_reason": reason})
-            )
+            reason = f"Resource {action} failed: {failure}"
+            steps.append(self._step(stack, end, (action, "FAILED"), reason))
         elif plan.outcome is Outcome.OK:
-            final: dict[str, Any] = {
-                "stack_status": f"{action}_COMPLETE",
-                "stack_status_reason": f"Stack {action} completed successfully",
-            }
-            if action == "DELETE":
-                final.update(deletion_time=end, deleted=True)
-            steps.append(Step(end, final))
+            reason = f"Stack {action} completed successfully"
+            gone = {"deletion_time": end, "deleted": True} if action == "DELETE" else None
+            steps.append(self._step(stack, end, (action, "COMPLETE"), reason, gone))
         self.stacks.schedule(stack, now, steps)
+
+    @staticmethod
+    def _step(
+        stack: Stack,
+        at: float,
+        state: tuple[str, str],
+        reason: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Step:
+        """Return the step of a stack state change, with ``extra`` field changes, and
+        record the stack's event of it (heat records one at each).
+
+        Args:
+            state: the action and the status.
+        """
+        stack.events.add(at, stack.events.stack, state, reason, stack.id)
+        changes = {"stack_status": "_".join(state), "stack_status_reason": reason}
+        return Step(at, {**changes, **(extra or {})})

@@ -1,4 +1,5 @@
-"""Heat's answers: the lookup redirect, stack bodies, create/update/delete."""
+"""Heat's answers: the lookup redirect, stack bodies, create/update/delete, and the
+stack's events and resources."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import importlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Request, Response
 
@@ -17,11 +18,13 @@ from ..errors import (
     BadRequest,
     Forbidden,
     MethodNotAllowed,
+    NotFound,
     json_response,
     render_heat,
 )
 from ..service import Call, CloudContext, Route, ServiceFrontend, wants_json
 from . import urls
+from .events import ResourceState, StackEvent, select, template_resources
 from .models import (
     VERSION_KEYS,
     OrchestrationBackend,
@@ -29,6 +32,7 @@ from .models import (
     Stack,
     StackSpec,
 )
+from .queries import event_query, resource_matches, resource_query
 
 #: Request fields kept and shown back as heat shows them.
 OPTIONS = ("timeout_mins", "disable_rollback", "tags")
@@ -64,6 +68,12 @@ def _load(text: str, what: str) -> Any:
         return importlib.import_module("yaml").safe_load(text)
     except Exception as error:  # json's ValueError or yaml.YAMLError, known only at runtime
         raise BadRequest(f"{what} not in valid format: {error}") from None
+
+
+def _literal(value: Any) -> Any:
+    """Return a template value as FakeCloud shows it: it evaluates no intrinsic
+    function, so a mapping (``{get_param: size}``) shows as null."""
+    return None if isinstance(value, Mapping) else value
 
 
 def parse_template(text: str) -> dict[str, Any]:
@@ -157,11 +167,18 @@ class OrchestrationResponses(ServiceFrontend):
         response.headers["Location"] = links[0]["href"]
         return response
 
-    def lookup(self, call: Call, project_id: str, stack_name: str) -> Response:
-        """Any method on /stacks/{name or id}: 302 to /stacks/{name}/{id}, query kept."""
+    def lookup(self, call: Call, project_id: str, stack_name: str, path: str = "") -> Response:
+        """Any method on /stacks/{name or id}, and GET on its ``/events`` or
+        ``/resources``: 302 to /stacks/{name}/{id}, the subpath and query kept.
+
+        Args:
+            path: the subpath, as heat's stack_lookup_subpath route passes it.
+        """
         self._check_project(call, project_id)
         stack = self.backend.identify(call.caller, stack_name, call.now)
         location = self._links(call, stack)[0]["href"]
+        if path:
+            location += "/" + path
         if call.request.args:
             location += "?" + urlencode(list(call.request.args.items(multi=True)))
         response = Response(status=302, content_type="text/plain; charset=UTF-8")
@@ -170,8 +187,7 @@ class OrchestrationResponses(ServiceFrontend):
 
     def show_stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Response:
         """GET /stacks/{name}/{id}: deleted stacks show as DELETE_COMPLETE."""
-        self._check_project(call, project_id)
-        stack = self.backend.stack(call.caller, stack_id, call.now, stack_name)
+        stack = self._stack(call, project_id, stack_name, stack_id)
         count_records(call.request.environ, 1)
         return json_response({"stack": self._view(call, stack)})
 
@@ -188,6 +204,81 @@ class OrchestrationResponses(ServiceFrontend):
         self.backend.delete(call.caller, stack_id, stack_name, call.now)
         return Response(status=204)
 
+    # -- events and resources --------------------------------------------------------
+
+    def list_events(
+        self,
+        call: Call,
+        project_id: str,
+        stack_name: str,
+        stack_id: str,
+        resource_name: str | None = None,
+    ) -> Response:
+        """GET /stacks/{name}/{id}/events, and .../resources/{resource}/events: event
+        summaries, filtered, sorted and paged.
+
+        Events count no resource records: an event is not a resource whose status is
+        polled.
+
+        Args:
+            resource_name: the resource of the second route, whose events alone show.
+
+        Raises:
+            NotFound: on the second route, when no event is left to show (heat's 404,
+                whatever the reason).
+        """
+        query = event_query(call.request.args, resource_name)
+        stack = self._stack(call, project_id, stack_name, stack_id)
+        events = select(stack.events.shown(call.now), query)
+        if not events and resource_name is not None:
+            raise NotFound(f"No events found for resource {resource_name}")
+        views = [self._event_view(call, stack, e, query.nested_depth) for e in events]
+        return json_response({"events": views})
+
+    def show_event(
+        self,
+        call: Call,
+        project_id: str,
+        stack_name: str,
+        stack_id: str,
+        resource_name: str,
+        event_id: str,
+    ) -> Response:
+        """GET /stacks/{name}/{id}/resources/{resource}/events/{id}: one event in full.
+
+        Raises:
+            NotFound: if the resource has no such event (yet).
+        """
+        stack = self._stack(call, project_id, stack_name, stack_id)
+        for event in stack.events.shown(call.now):
+            if event.id == event_id and event.resource.name == resource_name:
+                view = self._event_view(call, stack, event, 0)
+                view.update(
+                    resource_type=event.resource.type,
+                    resource_properties={
+                        key: _literal(value) for key, value in event.resource.properties.items()
+                    },
+                )
+                return json_response({"event": view})
+        raise NotFound(f"No event {event_id} found")
+
+    def list_resources(
+        self, call: Call, project_id: str, stack_name: str, stack_id: str
+    ) -> Response:
+        """GET /stacks/{name}/{id}/resources: the stack's resources as of now (none once
+        it is deleted: heat deletes their rows)."""
+        filters, detail = resource_query(call.request.args)
+        stack = self._stack(call, project_id, stack_name, stack_id)
+        template = template_resources(stack.fields["template"])
+        states = [] if stack.deleted else stack.events.states(call.now, template)
+        views = [
+            self._resource_view(call, stack, state, detail)
+            for state in states
+            if resource_matches(state, filters)
+        ]
+        count_records(call.request.environ, len(views))
+        return json_response({"resources": views})
+
     # -- requests --------------------------------------------------------------------
 
     @staticmethod
@@ -195,6 +286,16 @@ class OrchestrationResponses(ServiceFrontend):
         # Heat's policy wrapper refuses a URL naming another project.
         if project_id != call.caller.project_id and not call.caller.is_admin:
             raise Forbidden("Access was denied to this resource.")
+
+    def _stack(self, call: Call, project_id: str, stack_name: str, stack_id: str) -> Stack:
+        """Return the stack of a /stacks/{name}/{id} URL, soft-deleted ones included.
+
+        Raises:
+            Forbidden: for another project's URL.
+            EntityNotFound: if there is no such stack, or it has another name.
+        """
+        self._check_project(call, project_id)
+        return self.backend.stack(call.caller, stack_id, call.now, stack_name)
 
     @staticmethod
     def _body(call: Call) -> dict[str, Any]:
@@ -262,6 +363,62 @@ class OrchestrationResponses(ServiceFrontend):
         href = f"{call.root}/v1/{stack.project_id}/stacks/{stack.name}/{stack.id}"
         return [{"href": href, "rel": "self"}]
 
+    def _resource_href(self, call: Call, stack: Stack, resource_name: str) -> str:
+        return f"{self._links(call, stack)[0]['href']}/resources/{quote(resource_name, safe='')}"
+
+    def _event_view(
+        self, call: Call, stack: Stack, event: StackEvent, nested_depth: int
+    ) -> dict[str, Any]:
+        """An event's summary (heat's events.format_event with its summary_keys)."""
+        stack_href = self._links(call, stack)[0]["href"]
+        resource_href = self._resource_href(call, stack, event.resource.name)
+        links = [
+            {"href": f"{resource_href}/events/{event.id}", "rel": "self"},
+            {"href": resource_href, "rel": "resource"},
+            {"href": stack_href, "rel": "stack"},
+        ]
+        if nested_depth:
+            # Heat lists nested stacks' events then, and links each to the root stack.
+            links.append({"href": stack_href, "rel": "root_stack"})
+        return {
+            "event_time": self._time(event.at),
+            "id": event.id,
+            "links": links,
+            "logical_resource_id": event.resource.name,
+            "physical_resource_id": event.physical_resource_id,
+            "resource_name": event.resource.name,
+            "resource_status": event.state,
+            "resource_status_reason": event.reason,
+        }
+
+    def _resource_view(
+        self, call: Call, stack: Stack, state: ResourceState, detail: bool
+    ) -> dict[str, Any]:
+        """A resource of the list (heat's format_stack_resource, without detail unless
+        ``with_detail``); heat stores a resource with the stack, so one not created yet
+        dates from the stack."""
+        created = stack.created_at if state.created_at is None else state.created_at
+        name = state.resource.name
+        view: dict[str, Any] = {
+            "creation_time": self._time(created),
+            "links": [
+                {"href": self._resource_href(call, stack, name), "rel": "self"},
+                {"href": self._links(call, stack)[0]["href"], "rel": "stack"},
+            ],
+            "logical_resource_id": name,
+            "physical_resource_id": state.physical_resource_id,
+            # FakeCloud reads no dependencies (depends_on, get_resource).
+            "required_by": [],
+            "resource_name": name,
+            "resource_status": f"{state.action}_{state.status}",
+            "resource_status_reason": state.reason,
+            "resource_type": state.resource.type,
+            "updated_time": self._time(created if state.updated_at is None else state.updated_at),
+        }
+        if detail:
+            view["description"] = state.resource.description
+        return view
+
     def _time(self, at: float | None) -> str | None:
         return None if at is None else isotime(self.context.clock.wall(at))
 
@@ -298,10 +455,7 @@ class OrchestrationResponses(ServiceFrontend):
                 {
                     "output_key": key,
                     "description": (spec or {}).get("description", "No description given"),
-                    # Intrinsic functions are not evaluated: no resources exist.
-                    "output_value": None
-                    if isinstance((spec or {}).get("value"), dict)
-                    else (spec or {}).get("value"),
+                    "output_value": _literal((spec or {}).get("value")),
                 }
                 for key, spec in (template.get("outputs") or {}).items()
             ]
