@@ -15,7 +15,7 @@ import inspect
 import threading
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keystoneauth1 import exceptions as ks_exc
 
@@ -37,6 +37,17 @@ from osfutures.openstack.waiting import Waiting, waiting_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
 from osfutures.watch import Batch, OnGone
+
+if TYPE_CHECKING:  # a stub (generated): the twins as type checkers see them
+    from osfutures.openstack.twins import (
+        AsyncBaremetal,
+        AsyncBlockStorage,
+        AsyncCompute,
+        AsyncImage,
+        AsyncLoadBalancer,
+        AsyncOrchestration,
+        AsyncSharedFileSystem,
+    )
 
 __all__ = ["AsyncConnection", "AsyncProxy"]
 
@@ -404,6 +415,18 @@ class AsyncConnection:
         ValueError, TypeError: ``waiting`` or the ``osfutures:`` section names an
             unknown kind or holds a bad value (the message says where).
     """
+
+    if TYPE_CHECKING:
+        # Type checkers see each proxy that has twins as its openstacksdk proxy class
+        # plus the twins (osfutures/openstack/twins.pyi, made from the spec table by
+        # scripts/generate-twin-types); at run time __getattr__ gives AsyncProxy objects.
+        compute: AsyncCompute
+        block_storage: AsyncBlockStorage
+        image: AsyncImage
+        orchestration: AsyncOrchestration
+        load_balancer: AsyncLoadBalancer
+        shared_file_system: AsyncSharedFileSystem
+        baremetal: AsyncBaremetal
 
     def __init__(
         self,
