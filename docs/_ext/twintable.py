@@ -11,7 +11,7 @@ from typing import Any
 
 from osfutures.openstack.specs import SPECS, OperationSpec
 
-HEADERS = ("service", "twins", "watches", "success", "failure", "retry cleans up")
+HEADERS = ("service", "twins", "resolves with", "success", "failure", "retry cleans up")
 #: What a retry does first when a failed attempt leaves an object behind.
 CLEANUP = "delete, wait until gone"
 
@@ -23,6 +23,12 @@ def success(spec: OperationSpec) -> str:
     if spec.target_from is not None:
         return "the state the provision action leads to"
     return ", ".join(sorted(spec.target))
+
+
+def resolves_with(spec: OperationSpec) -> str:
+    """The "resolves with" cell: the watched object, which the future's result is (an
+    attachment's future resolves with the volume, a server image's with the image)."""
+    return f"the {spec.kind.replace('_', ' ')}" + (", as last seen" if spec.deletes else "")
 
 
 def cleanup(spec: OperationSpec) -> str:
@@ -39,7 +45,7 @@ def row(spec: OperationSpec) -> tuple[str, ...]:
     return (
         spec.service,
         f"{spec.call}_async / _async_r",
-        spec.kind,
+        resolves_with(spec),
         success(spec),
         ", ".join(sorted(spec.failure)) or "-",
         cleanup(spec),
