@@ -8,7 +8,8 @@ monitor about scheduling only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import math
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,7 @@ class Held:
     value: Any
     status: str | None
     fault: str | None
+    details: Mapping[str, Any] | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -83,6 +85,8 @@ class Watch:
     confirm: bool = False
     #: A verdict held back while the inquiry about it is out.
     held: Held | None = None
+    #: The service asked not to be polled before this time (``Reader.retry_after``).
+    not_before: float = -math.inf
 
     def judge(self, value: Any, error: BaseException | None, now: float) -> BaseException | None:
         """Take in one observation and resolve the future if it is final.
@@ -101,14 +105,17 @@ class Watch:
                     future._set_exception_if_pending(failure)
                 return error
             if value is None or isinstance(value, Gone):
+                recorded = value is not None and value.last is not None
                 if value is not None and value.last is not None:
                     self.last = value.last  # its last record: what a deletion gives
-                self._judge_gone(elapsed)
+                self._judge_gone(elapsed, recorded)
                 return None
             self.gone_seen = 0
             self.last = value
             self.seen_at = now
             reader = self.reader
+            if reader.retry_after_of is not None:
+                self.not_before = now + _seconds_asked(reader.retry_after_of(value))
             raw = reader.status_of(value)
             status = None if raw is None else str(raw)
             if status != future.status:
@@ -119,18 +126,19 @@ class Watch:
                 if self.inquire is not None:
                     self._note_stall(value)
                 return None
-            fault = None
+            fault = details = None
             if verdict is not Verdict.READY:
                 fault = reader.fault_of(value) if reader.fault_of else None
                 if verdict is Verdict.UNEXPECTED and not fault:
                     fault = f"unexpected state {status}"
+                details = _details(reader.details_of(value)) if reader.details_of else None
             if self.inquire is not None and (verdict is not Verdict.READY or self.confirm):
                 # Ask the cloud first: why it failed (Cinder's user messages), or
                 # whether a state the failure leaves too means success.
-                self.held = Held(verdict, value, status, fault)
+                self.held = Held(verdict, value, status, fault, details)
                 self.inquiry_due = True
             else:
-                self._conclude(verdict, value, status, fault, None, elapsed)
+                self._conclude(verdict, value, status, fault, details, elapsed)
         except Exception as problem:  # a user's test or getter raised: fail this one only
             future._set_exception_if_pending(problem)
         return None
@@ -166,10 +174,13 @@ class Watch:
             if found is not None:
                 self._fail(self.future.status, found.fault, found.details, elapsed)
         elif found is None:
-            self._conclude(held.verdict, held.value, held.status, held.fault, None, elapsed)
+            self._conclude(
+                held.verdict, held.value, held.status, held.fault, held.details, elapsed
+            )
         else:
             fault = f"{held.fault}; {found.fault}" if held.fault else found.fault
-            self._fail(held.status, fault, found.details, elapsed)
+            details = found.details if found.details is not None else held.details
+            self._fail(held.status, fault, details, elapsed)
 
     def _conclude(
         self,
@@ -210,7 +221,11 @@ class Watch:
             return None
         return verdict
 
-    def _judge_gone(self, elapsed: float) -> None:
+    def _judge_gone(self, elapsed: float, recorded: bool) -> None:
+        """The object is gone: ``recorded`` when the cloud said so with its last
+        record (Nova's ``DELETED`` row), which needs no second look: ``OnGone.after``
+        tolerates a 404 right after a creation, and a ``changes_only`` batch carries
+        a deletion once."""
         future = self.future
         if self.on_gone.succeed:
             future._observe("DELETED", future.progress)
@@ -218,7 +233,7 @@ class Watch:
             future._set_result_if_pending(self._result_of(last))
             return
         self.gone_seen += 1
-        if self.gone_seen >= self.on_gone.after:
+        if recorded or self.gone_seen >= self.on_gone.after:
             future._set_exception_if_pending(
                 ResourceGone(
                     f"{self.describe()} disappeared",
@@ -244,7 +259,12 @@ class Watch:
         held = self.held
         if held is not None:
             self._conclude(
-                held.verdict, held.value, held.status, held.fault, None, now - self.started
+                held.verdict,
+                held.value,
+                held.status,
+                held.fault,
+                held.details,
+                now - self.started,
             )
             return
         error = OperationTimeout(
@@ -263,3 +283,35 @@ class Watch:
         future = self.future
         rid = future.resource_id
         return f"{future.name} ({rid})" if rid and rid not in future.name else future.name
+
+
+def _seconds_asked(value: Any) -> float:
+    """What a ``Reader.retry_after`` read: seconds >= 0, ``None`` for none (0).
+
+    Raises:
+        TypeError, ValueError: anything else (the getter's bug: the operation fails
+            with this rather than being polled at a pace nobody asked for).
+    """
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"Reader(retry_after) must give seconds or None, gave {type(value).__name__}"
+            f" {value!r}"
+        )
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"Reader(retry_after) must give finite seconds >= 0, gave {value!r}")
+    return float(value)
+
+
+def _details(value: Any) -> Mapping[str, Any] | None:
+    """What a ``Reader.details`` read: a mapping, or ``None``.
+
+    Raises:
+        TypeError: anything else.
+    """
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise TypeError(
+        f"Reader(details) must give a mapping or None, gave {type(value).__name__} {value!r}"
+    )

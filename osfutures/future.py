@@ -14,6 +14,7 @@ it and killed its monitor thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import itertools
@@ -42,6 +43,9 @@ U = TypeVar("U")
 RECORD_VERSION = 3
 
 _ids = itertools.count(1)
+#: What a wait that runs out raises: the builtin TimeoutError from Python 3.11, a
+#: class of its own in concurrent.futures before.
+_WaitTimeout = concurrent.futures.TimeoutError
 
 
 def error_record(error: BaseException | None) -> dict[str, str] | None:
@@ -317,10 +321,10 @@ class OperationFuture(Future[T], Generic[T]):
         # wait it was, so it is not taken for the operation's own deadline.
         try:
             yield
-        except TimeoutError as error:
-            if type(error) is not TimeoutError or error.args or self.done():
+        except _WaitTimeout as error:
+            if type(error) is not _WaitTimeout or error.args or self.done():
                 raise  # the operation's own error (OperationTimeout, ...)
-            raise TimeoutError(
+            raise _WaitTimeout(
                 f"{self.name}: not done after {call}(timeout={timeout}) waited {timeout} s;"
                 " the operation goes on (its own deadline ends it with OperationTimeout)"
             ) from None

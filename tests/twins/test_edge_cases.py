@@ -131,3 +131,13 @@ def test_create_stack_rollback_is_a_failure() -> None:
     states = specs_for("orchestration")["create_stack"].states({})
     assert states.verdict("ROLLBACK_COMPLETE") is Verdict.FAILED
     assert states.verdict("ROLLBACK_FAILED") is Verdict.FAILED
+
+
+def test_a_server_deleted_while_its_create_is_watched_fails_at_once(
+    conn: osfutures.AsyncConnection, boot: dict[str, Any]
+) -> None:
+    future = conn.compute.create_server_async(name="short-lived", timeout=600, **boot)
+    conn.compute.delete_server(future.sync_res)  # someone else deletes it mid-build
+    error = future.exception(timeout=30)
+    assert isinstance(error, osfutures.ResourceGone), "not a wait for the deadline"
+    assert error.resource is not None and error.resource.status == "DELETED"

@@ -162,15 +162,18 @@ class FakeCloud:
         }
 
     def connect(self, **overrides: Any) -> Connection:
-        """Return an ``openstack.connection.Connection`` to this cloud.
+        """Return an ``openstack.connection.Connection`` to this cloud, and to no
+        other: neither ``OS_CLOUD`` nor the user's clouds.yaml is read
+        (``openstack.connect`` would take a lone clouds.yaml entry, or the cloud
+        ``OS_CLOUD`` names, over these arguments: a test would then talk to a real
+        cloud).
 
         Args:
-            overrides: passed to ``openstack.connect`` over the defaults of
-                :meth:`auth_args`.
+            overrides: connection arguments over the defaults of :meth:`auth_args`.
         """
-        import openstack
+        from openstack.connection import Connection as Direct
 
-        connection: Connection = openstack.connect(**{**self.auth_args(), **overrides})
+        connection: Connection = Direct(**{**self.auth_args(), **overrides})
         return connection
 
     def write_clouds_yaml(self, path: str | os.PathLike[str], cloud_name: str = "fake") -> Path:
