@@ -22,4 +22,11 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
 exclude_patterns = ["_build"]
-html_theme = "alabaster"
+# furo: code blocks and wide tables scroll sideways inside the page instead of being
+# cut off, the sidebar folds away on narrow screens, and it has a dark mode.
+html_theme = "furo"
+html_title = "osfutures"
+
+# A few rules on top of furo's, for tables and shown output.
+html_static_path = ["_static"]
+html_css_files = ["osfutures.css"]
