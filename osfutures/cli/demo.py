@@ -265,8 +265,8 @@ def _summary(out: TextIO, tally: Tally, stats: dict[str, Any], wall: float, tota
                 f"  wall time           {wall:.1f} s, watched by 1 monitor thread",
                 f"  HTTP requests       {stats['total_requests']} in all,"
                 f" {gets} GET (state polling, listing, discovery)",
-                f"  per-operation polling would have made about {per_operation} GETs:"
-                f" {max(0, per_operation - gets)} requests saved ({ratio:.0f}x as many)",
+                f"  requests saved      {max(0, per_operation - gets)} (polling each operation:"
+                f" about {per_operation} GETs, {ratio:.0f}x as many)",
                 "",
             ]
         )
