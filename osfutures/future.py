@@ -26,6 +26,7 @@ from concurrent.futures._base import CANCELLED as _CANCELLED
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from osfutures import tokens
 from osfutures._callbacks import run_logged
 from osfutures._checks import require_callable
 
@@ -269,6 +270,26 @@ class OperationFuture(Future[T], Generic[T]):
 
     #: The states set by :meth:`set_state`, in order (None for most futures).
     _history: list[dict[str, Any]] | None = None
+    #: What :meth:`token` writes down: set by the layer that started the operation
+    #: (the OpenStack twins), None where nothing can watch it again elsewhere.
+    _resume_state: dict[str, Any] | None = None
+
+    def token(self) -> str:
+        """A continuation token: an opaque, JSON-safe string with which any process
+        waits on this operation again (``conn.resume(token)``). It holds the cloud,
+        region, project, call, the object's id, the states that end it and the
+        deadline; never a credential.
+
+        Raises:
+            ValueError: the operation was not started by an OpenStack twin, so
+                nothing can watch it from a token.
+        """
+        if self._resume_state is None:
+            raise ValueError(
+                f"{self.name}: has no token: only an OpenStack twin's operation can be"
+                " resumed from one"
+            )
+        return tokens.encode(self._resume_state)
 
     def _observe(self, status: str | None, progress: Any) -> None:
         """Record what the cloud reports; wake progress callbacks on a change."""

@@ -22,8 +22,9 @@ from keystoneauth1 import exceptions as ks_exc
 from osfutures._checks import check_timeout
 from osfutures.future import OperationFuture
 from osfutures.monitor import Monitor, default_monitor
+from osfutures.openstack import resuming
 from osfutures.openstack.batching import Lister
-from osfutures.openstack.explaining import sent_requests
+from osfutures.openstack.explaining import Sent, sent_requests
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
 from osfutures.openstack.specs import (
@@ -36,7 +37,7 @@ from osfutures.openstack.specs import (
 from osfutures.openstack.waiting import Waiting, waiting_for
 from osfutures.policy import PollInterval, is_transient
 from osfutures.retrying import retrying
-from osfutures.watch import Batch, OnGone
+from osfutures.watch import Batch, OnGone, States
 
 if TYPE_CHECKING:  # a stub (generated): the twins as type checkers see them
     from osfutures.openstack.twins import (
@@ -166,6 +167,52 @@ def start_twin(
             f"{spec.call}: cannot tell which {kind.name} to watch from these arguments"
             f" and result ({result!r})"
         )
+    future = _watch(
+        conn,
+        spec,
+        resource_id,
+        states,
+        on_gone=_on_gone(spec, arguments),
+        sent=sent,
+        timeout=timeout,
+        interval=interval,
+        monitor=monitor,
+        name=f"{spec.call} {_name_of(spec, arguments, result) or resource_id}",
+        request=request_record(spec.service, spec.call, arguments),
+        sync_res=result,
+        initial=result if spec.creates and result is not None else None,
+    )
+    future._resume_state = resuming.state(
+        conn,
+        spec,
+        resource_id,
+        states,
+        name=future.name,
+        deadline=monitor.default_timeout if timeout is None else timeout,
+        sent=sent,
+        leaves_behind=spec.leaves_behind(arguments),
+    )
+    return future
+
+
+def _watch(
+    conn: Any,
+    spec: OperationSpec,
+    resource_id: str,
+    states: States,
+    *,
+    on_gone: OnGone,
+    sent: Sequence[Sent],
+    timeout: float | None,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+    name: str,
+    request: Any,
+    sync_res: Any,
+    initial: Any,
+) -> OperationFuture[Any]:
+    """Watch ``resource_id`` as ``spec`` says, batched with its kind's listing."""
+    kind = KINDS[spec.kind]
     endpoint = _endpoint(conn, kind.service)
     listing = _listing(conn, kind, endpoint)
     inquire = kind.inquiry(conn, resource_id, sent) if kind.inquiry else None
@@ -181,20 +228,59 @@ def start_twin(
         fetch,
         states=states,
         reader=kind.reader,
-        on_gone=_on_gone(spec, arguments),
+        on_gone=on_gone,
         batch=listing.batch.member(resource_id) if listing is not None else None,
         endpoint=endpoint,
         timeout=timeout,
         interval=interval,
-        name=f"{spec.call} {_name_of(spec, arguments, result) or resource_id}",
-        request=request_record(spec.service, spec.call, arguments),
-        sync_res=result,
+        name=name,
+        request=request,
+        sync_res=sync_res,
         resource_id=resource_id,
-        initial=result if spec.creates and result is not None else None,
+        initial=initial,
         is_fatal=is_fatal,
         inquire=inquire,
         confirm=spec.confirm and inquire is not None,
     )
+
+
+def resume_twin(
+    conn: Any,
+    token: str,
+    *,
+    timeout: float | None,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+) -> OperationFuture[Any]:
+    """Watch again the operation a token names (see :meth:`AsyncConnection.resume`)."""
+    found = resuming.parse(token, conn)
+    spec = found.spec
+    check_timeout("timeout", timeout)
+    interval = PollInterval.coerce(interval, monitor.default_interval)
+    monitor._check_open()
+    kind = KINDS[spec.kind]
+    # A look now, on the caller's thread: what ended while nobody watched resolves at
+    # once, even past the deadline.
+    current = kind.fetch(conn, found.resource_id)
+    on_gone = _DELETED if spec.deletes else _JUST_CREATED if found.leaves_behind else _VANISHED
+    left = found.time_left() if timeout is None else timeout
+    future = _watch(
+        conn,
+        spec,
+        found.resource_id,
+        found.states,
+        on_gone=on_gone,
+        sent=found.sent,
+        timeout=max(left, resuming.LAST_LOOK),
+        interval=interval,
+        monitor=monitor,
+        name=found.name,
+        request={"service": spec.service, "call": spec.call, "resumed": True},
+        sync_res=None,
+        initial=current,
+    )
+    future._resume_state = found.state
+    return future
 
 
 def _name_of(spec: OperationSpec, arguments: Mapping[str, Any], result: Any) -> str | None:
@@ -446,6 +532,41 @@ class AsyncConnection:
     def unwrap(self) -> Any:
         """The plain openstacksdk Connection."""
         return self._conn
+
+    def resume(
+        self,
+        token: str,
+        *,
+        timeout: float | None = None,
+        interval: PollInterval | float | None = None,
+    ) -> OperationFuture[Any]:
+        """A future for the operation a continuation token names
+        (:meth:`osfutures.OperationFuture.token`), in this process or another.
+
+        The object is fetched once at once, on this thread: an operation that ended
+        while nobody watched resolves (or fails) as it ended, even past its deadline.
+        Otherwise it is watched as its twin watched it, until the deadline the token
+        holds. Its result is the object as fetched (``sync_res`` is None: the call
+        was made elsewhere).
+
+        Args:
+            token: from ``future.token()``.
+            timeout: seconds from now, instead of the token's own deadline.
+            interval: seconds between polls, or a :class:`~osfutures.PollInterval`.
+
+        Raises:
+            TypeError, ValueError: not a token, a damaged one, or one of another
+                cloud, region or project than this connection's; ``timeout`` or
+                ``interval`` out of range.
+            MonitorShutdown, MonitorCrashed: the monitor takes no more work.
+        """
+        return resume_twin(
+            self._conn,
+            token,
+            timeout=timeout,
+            interval=interval,
+            monitor=self._monitor or default_monitor(),
+        )
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._conn, name)
