@@ -14,7 +14,7 @@ import functools
 import inspect
 import threading
 import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keystoneauth1 import exceptions as ks_exc
@@ -241,6 +241,58 @@ def _watch(
         is_fatal=is_fatal,
         inquire=inquire,
         confirm=spec.confirm and inquire is not None,
+    )
+
+
+def watch_existing(
+    conn: Any,
+    kind_name: str,
+    resource_id: str,
+    *,
+    status: str | Collection[str] | None,
+    gone: bool,
+    timeout: float | None,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+) -> OperationFuture[Any]:
+    """Watch an existing object (see :meth:`AsyncConnection.watch`)."""
+    creation = next((s for s in SPECS if s.kind == kind_name and s.creates), None)
+    if kind_name not in KINDS or creation is None:
+        known = sorted(k for k in KINDS if any(s.kind == k and s.creates for s in SPECS))
+        raise ValueError(f"kind: osfutures watches {', '.join(known)}; got {kind_name!r}")
+    if not isinstance(resource_id, str) or not resource_id:
+        raise TypeError(f"resource_id: expected an object's id, got {resource_id!r}")
+    if gone and status is not None:
+        raise ValueError("status: a wait until gone has no target state; give one or the other")
+    deletion = next(s for s in SPECS if s.kind == kind_name and s.deletes)
+    spec = deletion if gone else creation
+    target: Collection[str] = (
+        ()
+        if gone
+        else spec.target
+        if status is None
+        else [status]
+        if isinstance(status, str)
+        else status
+    )
+    states = States.of(target, (), spec.failure, allow_no_target=gone)
+    check_timeout("timeout", timeout)
+    interval = PollInterval.coerce(interval, monitor.default_interval)
+    monitor._check_open()
+    return _watch(
+        conn,
+        spec,
+        resource_id,
+        states,
+        on_gone=_DELETED if gone else _VANISHED,
+        sent=(),
+        timeout=timeout,
+        interval=interval,
+        monitor=monitor,
+        name=f"wait for {kind_name} {resource_id}",
+        request={"kind": kind_name, "resource_id": resource_id, "gone": gone},
+        sync_res=None,
+        initial=None,
     )
 
 
@@ -532,6 +584,52 @@ class AsyncConnection:
     def unwrap(self) -> Any:
         """The plain openstacksdk Connection."""
         return self._conn
+
+    def watch(
+        self,
+        kind: str,
+        resource_id: str,
+        *,
+        status: str | Collection[str] | None = None,
+        gone: bool = False,
+        timeout: float | None = None,
+        interval: PollInterval | float | None = None,
+    ) -> OperationFuture[Any]:
+        """A future for an object that exists, until it reaches ``status`` (or is
+        gone): the waiting of openstacksdk's ``wait_for_status``, batched with every
+        other watched object of its kind on this connection.
+
+        Args:
+            kind: ``"server"``, ``"volume"``, ``"snapshot"``, ``"backup"``,
+                ``"image"``, ``"stack"``, ``"load_balancer"``, ``"listener"``,
+                ``"pool"``, ``"share"`` or ``"node"``.
+            resource_id: the object's id.
+            status: the state (or states) that end the wait; default: the state its
+                kind's creation ends in (``ACTIVE`` for a server). The failure states
+                of its creation fail it (``ERROR``), with the cloud's explanation.
+            gone: wait until the object no longer exists instead.
+            timeout: seconds until the deadline (default: the kind's, else the
+                monitor's).
+            interval: seconds between polls, or a :class:`~osfutures.PollInterval`.
+
+        Raises:
+            ValueError: an unknown kind (the message lists them), ``status`` with
+                ``gone``, or an empty ``status``.
+            TypeError: ``resource_id`` is not a string, ``status`` a bare set member.
+        """
+        return watch_existing(
+            self._conn,
+            kind,
+            resource_id,
+            status=status,
+            gone=gone,
+            timeout=timeout if timeout is not None else self._waiting_of(kind).timeout,
+            interval=interval if interval is not None else self._waiting_of(kind).interval,
+            monitor=self._monitor or default_monitor(),
+        )
+
+    def _waiting_of(self, kind: str) -> Waiting:
+        return self._waiting.get(kind) or _WAIT_AS_THE_MONITOR
 
     def resume(
         self,
