@@ -118,3 +118,30 @@ def test_on_a_terminal_a_live_table_gives_way_to_the_outcome(
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
     assert f"{server}  succeeded  ACTIVE" in done.stdout
+
+
+OPENSTACK = str(Path(sys.executable).with_name("openstack"))
+
+
+def test_the_openstack_client_waits_through_the_plugin(
+    cloud: tuple[FakeCloud, dict[str, str]],
+) -> None:
+    fake, env = cloud
+    good, bad = boot(fake, "osc-1", "fail-osc")
+    done = subprocess.run(
+        [OPENSTACK, "server", "wait", good, bad, "--json", "--interval", "0.1"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "Failed to import plugin" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    results = {r["id"]: r["outcome"] for r in json.loads(done.stdout)["results"]}
+    assert results == {good: "succeeded", bad: "failed"}
+
+
+def test_every_kind_has_an_openstack_command() -> None:
+    from importlib.metadata import entry_points
+
+    from osfutures.cli.wait import KINDS
+
+    commands = {e.name for e in entry_points(group="openstack.osfutures.v1")}
+    assert commands == {f"{kind}_wait" for kind in KINDS}

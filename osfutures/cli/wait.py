@@ -50,39 +50,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("kind", choices=sorted(KINDS), help="what the ids are")
-    parser.add_argument("ids", nargs="+", metavar="ID", help="the objects' ids")
-    state = parser.add_mutually_exclusive_group()
-    state.add_argument(
-        "--status",
-        action="append",
-        help="a state that ends the wait (repeatable; default: the state its creation ends"
-        " in, e.g. ACTIVE for a server)",
-    )
-    state.add_argument("--gone", action="store_true", help="wait until they are deleted")
-    parser.add_argument(
-        "--timeout", type=float, default=3600.0, help="seconds before giving up (3600)"
-    )
-    parser.add_argument("--interval", type=float, help="seconds between polls (default: 1 to 10)")
+    add_wait_options(parser)
     parser.add_argument(
         "--os-cloud",
         default=os.environ.get("OS_CLOUD"),
         metavar="NAME",
         help="the clouds.yaml entry (default: $OS_CLOUD), as the openstack client names it",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON document at the end")
     parser.set_defaults(handler=wait_command)
 
 
 def wait_command(args: argparse.Namespace) -> int:
     """Wait for ``args.ids``; return the exit code."""
-    if not (args.timeout > 0) or (args.interval is not None and not (args.interval > 0)):
-        print("osfutures wait: --timeout and --interval need seconds > 0", file=sys.stderr)
-        return USAGE
     try:
         conn = osfutures.connect(cloud=args.os_cloud) if args.os_cloud else osfutures.connect()
     except Exception as error:  # openstacksdk's config errors name what is missing
         print(f"osfutures wait: cannot connect: {error}", file=sys.stderr)
         return USAGE
+    return wait_for(conn, args, "osfutures wait")
+
+
+def wait_for(conn: osfutures.AsyncConnection, args: argparse.Namespace, prog: str) -> int:
+    """Wait for ``args.ids`` of ``args.kind`` on ``conn``, showing progress and the
+    outcome as the options say; return the exit code (also the ``openstack`` client
+    plugin's ``server wait`` and friends)."""
     kind = KINDS[args.kind]
     futures = [
         conn.watch(
@@ -105,7 +96,7 @@ def wait_command(args: argparse.Namespace) -> int:
             future.cancel()  # stops the watching only
         display.close()
         names = ", ".join(f.resource_id or f.name for f in running)
-        print(f"osfutures wait: interrupted; still running in the cloud: {names}", file=sys.stderr)
+        print(f"{prog}: interrupted; still running in the cloud: {names}", file=sys.stderr)
         return INTERRUPTED
     live = display.close()
     rows = [_row(f, display.ended.get(f, time.monotonic()) - started) for f in futures]
@@ -119,6 +110,33 @@ def wait_command(args: argparse.Namespace) -> int:
     if outcomes == {"succeeded"}:
         return OK
     return FAILED if "failed" in outcomes else TIMED_OUT
+
+
+def add_wait_options(parser: argparse.ArgumentParser) -> None:
+    """The options every wait takes (here and in the ``openstack`` plugin)."""
+    parser.add_argument("ids", nargs="+", metavar="ID", help="the objects' ids")
+    state = parser.add_mutually_exclusive_group()
+    state.add_argument(
+        "--status",
+        action="append",
+        help="a state that ends the wait (repeatable; default: the state its creation ends"
+        " in, e.g. ACTIVE for a server)",
+    )
+    state.add_argument("--gone", action="store_true", help="wait until they are deleted")
+    parser.add_argument(
+        "--timeout", type=_seconds, default=3600.0, help="seconds before giving up (3600)"
+    )
+    parser.add_argument(
+        "--interval", type=_seconds, help="seconds between polls (default: 1 growing to 10)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document at the end")
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"need seconds > 0, got {text}")
+    return value
 
 
 def _row(future: osfutures.OperationFuture[Any], elapsed: float) -> dict[str, Any]:
