@@ -39,11 +39,13 @@ from osfutures.watch import (
 )
 
 if TYPE_CHECKING:
+    from osfutures.http import StatusConvention, request_async, request_async_r
     from osfutures.openstack import AsyncConnection, connect, wrap
 
 __version__ = "0.1.0.dev0"
 
 _OPENSTACK = ("AsyncConnection", "connect", "wrap")
+_HTTP = ("StatusConvention", "request_async", "request_async_r")
 
 
 def __getattr__(name: str) -> Any:
@@ -53,6 +55,10 @@ def __getattr__(name: str) -> Any:
         from osfutures import openstack
 
         return getattr(openstack, name)
+    if name in _HTTP:  # requests is not the engine's either
+        from osfutures import http
+
+        return getattr(http, name)
     raise AttributeError(f"module 'osfutures' has no attribute {name!r}")
 
 
@@ -89,6 +95,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "ResourceGone",
     "RetriesExhausted",
     "States",
+    "StatusConvention",
     "SystemClock",
     "UnitFailed",
     "Verdict",
@@ -98,6 +105,8 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "default_monitor",
     "is_retryable",
     "is_transient",
+    "request_async",
+    "request_async_r",
     "retry_after",
     "retrying",
 ]

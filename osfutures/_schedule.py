@@ -215,7 +215,8 @@ class Schedule:
             group.join(watch)
             self._group_at(group, first)
         else:
-            self._poll_at(watch, first)
+            # Not before the service asked (a Retry-After on the initial object).
+            self._poll_at(watch, max(first, watch.not_before))
         if math.isfinite(watch.deadline):
             heapq.heappush(self._deadlines, (watch.deadline, key))
 
@@ -575,7 +576,8 @@ class Schedule:
         return delay
 
     def _schedule(self, watch: Watch, now: float) -> None:
-        self._poll_at(watch, now + self._delay(watch))
+        # Not before the service asked (Reader.retry_after), nor before the interval.
+        self._poll_at(watch, max(now + self._delay(watch), watch.not_before))
 
     def _poll_at(self, watch: Watch, when: float) -> None:
         watch.next_poll = when

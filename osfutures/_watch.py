@@ -174,9 +174,7 @@ class Watch:
             if found is not None:
                 self._fail(self.future.status, found.fault, found.details, elapsed)
         elif found is None:
-            self._conclude(
-                held.verdict, held.value, held.status, held.fault, held.details, elapsed
-            )
+            self._conclude(held.verdict, held.value, held.status, held.fault, held.details, elapsed)
         else:
             fault = f"{held.fault}; {found.fault}" if held.fault else found.fault
             details = found.details if found.details is not None else held.details
@@ -296,8 +294,7 @@ def _seconds_asked(value: Any) -> float:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(
-            f"Reader(retry_after) must give seconds or None, gave {type(value).__name__}"
-            f" {value!r}"
+            f"Reader(retry_after) must give seconds or None, gave {type(value).__name__} {value!r}"
         )
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"Reader(retry_after) must give finite seconds >= 0, gave {value!r}")

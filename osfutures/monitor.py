@@ -241,7 +241,8 @@ class Monitor:
             ready: instead of ``states``: true when the operation succeeded.
             failed: with ``ready``: true when the operation failed (checked first).
             reader: where status, progress, fault and "settled" are read from
-                (default: the ``status`` and ``progress`` attributes or keys).
+                (default: the ``status`` and ``progress`` attributes or keys), and
+                a failure's ``details`` and a service's ``retry_after`` wish.
             on_gone: what the object's disappearance means (default: failure,
                 :class:`~osfutures.ResourceGone`, at the first "gone" answer).
             batch: poll together with the other members of a

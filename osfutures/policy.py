@@ -211,6 +211,13 @@ def retry_after(error: BaseException) -> float | None:
         headers = getattr(getattr(error, "response", None), "headers", None)
         if headers is not None:
             value = headers.get("Retry-After")
+    return seconds_to_wait(value)
+
+
+def seconds_to_wait(value: Any) -> float | None:
+    """A ``Retry-After`` value (seconds, or an HTTP date) as seconds >= 0 from now;
+    ``None`` if absent or unreadable. What :func:`retry_after` reads an error with,
+    for callers that hold the value itself (a successful answer's header)."""
     if value is None:
         return None
     try:

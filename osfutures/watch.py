@@ -281,6 +281,16 @@ class Reader:
             read (``result()``, a chained step), on the reading thread: never by the
             monitor, and never for a result nobody reads. What it raises, that read
             raises. An error's ``resource`` is made when the operation fails.
+        details: the record a failure's ``fault`` comes from, as the cloud gave it
+            (a mapping, or ``None``): :class:`~osfutures.OperationFailed`'s
+            ``details`` when the object's state fails the operation (an HTTP status
+            answer's body). ``None``: none read.
+        retry_after: seconds the service asked to wait before it is asked again (an
+            HTTP ``Retry-After`` on a successful answer), or ``None`` for no such
+            wish: the next poll comes no sooner than that after this observation,
+            nor sooner than the ``interval`` says. Read on every observation of the
+            operation's own ``fetch`` (and of ``initial``); a batch listing is
+            polled at its own cadence. ``None`` (the field): not read.
 
     Raises:
         TypeError: a field is neither a name nor a callable.
@@ -291,18 +301,24 @@ class Reader:
     fault: str | Getter | None = None
     settled: Callable[[Any], bool] | None = None
     result: Callable[[Any], Any] | None = None
+    details: str | Getter | None = None
+    retry_after: str | Getter | None = None
     # The fields as getters, resolved once: the monitor calls them on every poll.
     status_of: Getter = field(init=False, repr=False, compare=False)
     progress_of: Getter = field(init=False, repr=False, compare=False)
     fault_of: Getter | None = field(init=False, repr=False, compare=False)
+    details_of: Getter | None = field(init=False, repr=False, compare=False)
+    retry_after_of: Getter | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         require_callable("Reader(settled)", self.settled, optional=True)
         require_callable("Reader(result)", self.result, optional=True)
         object.__setattr__(self, "status_of", _getter("Reader(status)", self.status))
         object.__setattr__(self, "progress_of", _getter("Reader(progress)", self.progress))
-        fault = None if self.fault is None else _getter("Reader(fault)", self.fault)
-        object.__setattr__(self, "fault_of", fault)
+        for name in ("fault", "details", "retry_after"):
+            value = getattr(self, name)
+            getter = None if value is None else _getter(f"Reader({name})", value)
+            object.__setattr__(self, f"{name}_of", getter)
 
 
 @dataclass(frozen=True)
