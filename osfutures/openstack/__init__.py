@@ -15,6 +15,7 @@ from typing import Any
 
 import openstack
 
+from osfutures.journal.twins import JournalArgument
 from osfutures.monitor import Monitor
 from osfutures.openstack.connection import AsyncConnection, AsyncProxy
 from osfutures.openstack.specs import SPECS, OperationSpec
@@ -36,6 +37,7 @@ def connect(
     *,
     monitor: Monitor | None = None,
     waiting: Mapping[str, Waiting] | None = None,
+    journal: JournalArgument = None,
     **kwargs: Any,
 ) -> AsyncConnection:
     """Like :func:`openstack.connect`, with the ``_async`` twins on the proxies.
@@ -47,19 +49,31 @@ def connect(
             process-wide one).
         waiting: per kind, how long and how often twins wait when a call does not
             say (see :class:`Waiting`); over the cloud's ``osfutures:`` section.
+        journal: keep every operation of this connection's twins in a journal
+            (:doc:`/journal`): a SQLite file's path (or ``sqlite:///path``), a
+            ``postgresql://`` URL or a :class:`~osfutures.journal.Journal`.
+            ``None`` (the default) takes the ``OSFUTURES_JOURNAL`` environment
+            variable if it is set; ``False`` keeps none even then.
         **kwargs: passed to :func:`openstack.connect` unchanged (``auth_url``,
             ``username``, ``password``, ``project_name``, ...).
 
     Raises:
-        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong
-            (and whatever :func:`openstack.connect` raises for a bad configuration).
+        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong,
+            or ``journal`` (or ``OSFUTURES_JOURNAL``) names no journal (and whatever
+            :func:`openstack.connect` raises for a bad configuration).
+        FileNotFoundError: the journal file's directory does not exist.
+        osfutures.journal.SchemaTooNew: the journal was written by a newer osfutures.
     """
     conn = openstack.connect(cloud=cloud, **kwargs)
-    return AsyncConnection(conn, monitor=monitor, waiting=waiting)
+    return AsyncConnection(conn, monitor=monitor, waiting=waiting, journal=journal)
 
 
 def wrap(
-    conn: Any, *, monitor: Monitor | None = None, waiting: Mapping[str, Waiting] | None = None
+    conn: Any,
+    *,
+    monitor: Monitor | None = None,
+    waiting: Mapping[str, Waiting] | None = None,
+    journal: JournalArgument = None,
 ) -> AsyncConnection:
     """Give an existing openstacksdk Connection the ``_async`` twins.
 
@@ -71,10 +85,14 @@ def wrap(
         conn: the openstacksdk Connection.
         monitor: as for :func:`connect`.
         waiting: as for :func:`connect`.
+        journal: as for :func:`connect` (not taken from a wrapped AsyncConnection).
 
     Raises:
         TypeError: ``conn`` is not an openstacksdk Connection.
-        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong.
+        ValueError, TypeError: ``waiting`` or the ``osfutures:`` section is wrong,
+            or ``journal`` names no journal.
+        FileNotFoundError: the journal file's directory does not exist.
+        osfutures.journal.SchemaTooNew: the journal was written by a newer osfutures.
     """
     from openstack.connection import Connection
 
@@ -84,4 +102,4 @@ def wrap(
             f"conn: expected an openstack.connection.Connection (from openstack.connect()),"
             f" got {type(conn).__name__}"
         )
-    return AsyncConnection(plain, monitor=monitor, waiting=waiting)
+    return AsyncConnection(plain, monitor=monitor, waiting=waiting, journal=journal)

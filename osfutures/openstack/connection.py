@@ -21,6 +21,7 @@ from keystoneauth1 import exceptions as ks_exc
 
 from osfutures._checks import check_timeout
 from osfutures.future import OperationFuture
+from osfutures.journal.twins import JournalArgument, TwinJournal, custom_policy, twin_journal
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack import resuming
 from osfutures.openstack.batching import Lister
@@ -40,6 +41,7 @@ from osfutures.retrying import retrying
 from osfutures.watch import Batch, OnGone, States
 
 if TYPE_CHECKING:  # a stub (generated): the twins as type checkers see them
+    from osfutures.journal import Journal
     from osfutures.openstack.twins import (
         AsyncBaremetal,
         AsyncBlockStorage,
@@ -387,6 +389,7 @@ class AsyncProxy:
         proxy: Any,
         monitor: Monitor | None,
         waiting: Mapping[str, Waiting] | None = None,
+        journal: TwinJournal | None = None,
     ) -> None:
         self._conn = conn
         self._waiting = waiting or {}
@@ -394,6 +397,7 @@ class AsyncProxy:
         self._proxy = proxy
         self._specs = specs_for(service)
         self._monitor = monitor
+        self._journal = journal
 
     def __getattr__(self, name: str) -> Any:
         if name.endswith(ASYNC_R) and name[: -len(ASYNC_R)] in self._specs:
@@ -420,7 +424,9 @@ class AsyncProxy:
     def _monitor_or_default(self) -> Monitor:
         return self._monitor or default_monitor()
 
-    def _twin(self, spec: OperationSpec) -> Callable[..., OperationFuture[Any]]:
+    def _twin(
+        self, spec: OperationSpec, *, journaled: bool = True
+    ) -> Callable[..., OperationFuture[Any]]:
         def twin(
             *args: Any,
             timeout: float | None = None,
@@ -430,15 +436,24 @@ class AsyncProxy:
             # The call's own values (checked by start_twin under their names), else
             # this kind's (wrap(waiting=...), clouds.yaml), else the monitor's.
             kinds = self._waiting.get(spec.kind) or _WAIT_AS_THE_MONITOR
-            return start_twin(
+            timeout = timeout if timeout is not None else kinds.timeout
+            interval = interval if interval is not None else kinds.interval
+            future = start_twin(
                 self._conn,
                 spec,
                 args,
                 kwargs,
-                timeout=timeout if timeout is not None else kinds.timeout,
-                interval=interval if interval is not None else kinds.interval,
+                timeout=timeout,
+                interval=interval,
                 monitor=self._monitor_or_default(),
             )
+            # The journal (journal=): a retrying twin's attempts are not rows of their
+            # own, they are in its future's record.
+            if journaled and self._journal is not None:
+                self._journal.track(
+                    future, f"{spec.call}{ASYNC}", timeout=timeout, interval=interval
+                )
+            return future
 
         twin.__name__ = f"{spec.call}{ASYNC}"
         twin.__doc__ = _twin_doc(spec)
@@ -469,7 +484,8 @@ class AsyncProxy:
                     " attempts, and its future does the waiting the plain call's wait= does"
                 )
             monitor = self._monitor_or_default()
-            attempt = self._twin(spec)
+            attempt = self._twin(spec, journaled=False)
+            relay = self._journal.attempts() if self._journal is not None else None
             method = getattr(self._proxy, spec.call)
             arguments = inspect.signature(method).bind(*args, **kwargs).arguments
             # Checked here, not in the first attempt: a refusal then would come after
@@ -477,9 +493,12 @@ class AsyncProxy:
             PollInterval.coerce(interval, monitor.default_interval)
 
             def start(attempt_timeout: float | None) -> OperationFuture[Any]:
-                return attempt(*args, timeout=attempt_timeout, interval=interval, **kwargs)
+                future = attempt(*args, timeout=attempt_timeout, interval=interval, **kwargs)
+                if relay is not None:
+                    relay.started(future)
+                return future
 
-            return retrying(
+            outer = retrying(
                 start,
                 _cleanup(self._conn, spec, monitor) if spec.leaves_behind(arguments) else None,
                 try_count=try_count,
@@ -497,6 +516,29 @@ class AsyncProxy:
                 name=spec.call,
                 monitor=monitor,
             )
+            if self._journal is not None and relay is not None:
+                policy = custom_policy(
+                    retry=retry,
+                    stop=stop,
+                    wait=wait,
+                    before=before,
+                    after=after,
+                    before_sleep=before_sleep,
+                    retry_error_callback=retry_error_callback,
+                )
+                self._journal.track_retrying(
+                    outer,
+                    relay,
+                    f"{spec.call}{ASYNC_R}",
+                    try_count=try_count,
+                    tout=tout,
+                    timeout=timeout,
+                    interval=interval,
+                    cleanup_last=cleanup_last,
+                    reraise=reraise,
+                    custom=policy,
+                )
+            return outer
 
         twin.__name__ = f"{spec.call}{ASYNC_R}"
         twin.__doc__ = _twin_doc(spec) + _RETRY_DOC
@@ -548,10 +590,17 @@ class AsyncConnection:
             ``"default"``), the :class:`~osfutures.openstack.Waiting` of twin calls
             that give no ``timeout`` or ``interval``; over the ``osfutures:``
             section of the cloud's clouds.yaml entry.
+        journal: keep every operation the twins start in a journal (see
+            :doc:`/journal`): a SQLite file's path, a ``postgresql://`` URL or a
+            :class:`~osfutures.journal.Journal`; ``None`` (the default) uses the
+            ``OSFUTURES_JOURNAL`` environment variable if set; ``False`` none.
 
     Raises:
         ValueError, TypeError: ``waiting`` or the ``osfutures:`` section names an
-            unknown kind or holds a bad value (the message says where).
+            unknown kind or holds a bad value (the message says where); ``journal``
+            (or ``OSFUTURES_JOURNAL``) is of the wrong type or names no store.
+        FileNotFoundError: the journal file's directory does not exist.
+        SchemaTooNew: the journal was written by a newer osfutures.
     """
 
     if TYPE_CHECKING:
@@ -572,6 +621,7 @@ class AsyncConnection:
         *,
         monitor: Monitor | None = None,
         waiting: Mapping[str, Waiting] | None = None,
+        journal: JournalArgument = None,
     ) -> None:
         if isinstance(conn, AsyncConnection):
             conn = conn.unwrap()
@@ -580,6 +630,7 @@ class AsyncConnection:
         self._conn = conn
         self._monitor = monitor
         self._proxies: dict[str, AsyncProxy] = {}
+        self._journal = twin_journal(journal, conn)
 
     def unwrap(self) -> Any:
         """The plain openstacksdk Connection."""
@@ -673,9 +724,14 @@ class AsyncConnection:
         proxy = self._proxies.get(name)
         if proxy is None or proxy._proxy is not value:
             proxy = self._proxies[name] = AsyncProxy(
-                self._conn, name, value, self._monitor, self._waiting
+                self._conn, name, value, self._monitor, self._waiting, self._journal
             )
         return proxy
+
+    @property
+    def journal(self) -> Journal | None:
+        """The journal keeping this connection's operations, or ``None``."""
+        return None if self._journal is None else self._journal.journal
 
     def __dir__(self) -> list[str]:
         return sorted(set(dir(self._conn)) | set(self.__dict__))

@@ -1,0 +1,289 @@
+"""The PostgreSQL store: a journal shared by processes on any number of machines.
+
+Connections come from a :class:`psycopg_pool.ConnectionPool` (psycopg 3; no ORM). The
+tables live in their own schema, ``osfutures`` unless the URL's ``schema=`` or the
+``schema`` argument names another; it is created if missing (that needs the CREATE
+privilege on the database: without it, create the schema beforehand). The record is a
+JSONB column.
+
+Opening first connects once on its own, so a server that is down or a database that
+does not exist is told plainly (the driver's message), and no pool is left retrying
+in the background; a write that fails closes the pool the same way, and the next
+write opens it again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+import psycopg_pool
+from psycopg.types.json import Jsonb
+
+from osfutures.journal.errors import JournalUnavailable, SchemaTooNew
+from osfutures.journal.schema import (
+    Dialect,
+    Row,
+    delete_older,
+    latest,
+    migrate,
+    postgresql,
+    quote,
+    select,
+    select_one,
+    upsert,
+)
+
+__all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
+
+#: The schema holding the journal's tables unless told otherwise.
+DEFAULT_SCHEMA = "osfutures"
+#: The most connections a journal's pool holds (the writer's, and readers').
+MAX_CONNECTIONS = 4
+
+_DRIVER_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout)
+
+
+def _split(url: str) -> tuple[str, str | None, str]:
+    """The URL without ``schema=``, that schema, and the URL as messages show it
+    (without its password)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for name, value in query if name == "schema"), None)
+    rest = urlencode([(name, value) for name, value in query if name != "schema"])
+    conninfo = urlunsplit(parts._replace(query=rest))
+    shown = parts
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        shown = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    return conninfo, schema, urlunsplit(shown._replace(query=rest))
+
+
+class PostgresStore:
+    """A journal in a PostgreSQL database.
+
+    Args:
+        url: ``postgresql://[user[:password]@]host[:port]/database[?schema=...]``;
+            every other query parameter goes to libpq.
+        argument: the URL's name in messages.
+        connect_timeout: seconds connecting may take (libpq's ``connect_timeout``)
+            and a write may wait for a pooled connection.
+        schema: the schema of the tables (over the URL's ``schema=``).
+
+    Raises:
+        ValueError: the schema name is empty or ``connect_timeout`` is not > 0.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        argument: str = "journal",
+        connect_timeout: float = 5.0,
+        schema: str | None = None,
+    ) -> None:
+        if not connect_timeout > 0:
+            raise ValueError(f"connect_timeout: expected seconds > 0, got {connect_timeout!r}")
+        self.conninfo, from_url, self.target = _split(url)
+        chosen = schema if schema is not None else from_url
+        if chosen is not None and not chosen:
+            raise ValueError(f"{argument}: the schema name is empty")
+        self.schema = chosen or DEFAULT_SCHEMA
+        self.dialect: Dialect = postgresql(self.schema)
+        if self.schema != DEFAULT_SCHEMA:
+            self.target += f" (schema {self.schema})"
+        self.key = f"postgresql:{self.conninfo}#{self.schema}"
+        self.connect_timeout = connect_timeout
+        self._lock = threading.RLock()
+        self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.target}>"
+
+    # -- opening ------------------------------------------------------------------
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        return {"connect_timeout": max(1, round(self.connect_timeout))}
+
+    def open(self) -> None:
+        """Connect, migrate the schema, and start the pool.
+
+        Raises:
+            JournalUnavailable: the server cannot be reached, refuses the connection
+                or the migration.
+            SchemaTooNew: the tables were written by a newer osfutures.
+        """
+        self._pool_or_open()
+
+    def _pool_or_open(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = self._open()
+            return self._pool
+
+    def _open(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        try:
+            with psycopg.connect(self.conninfo, **self._connect_kwargs()) as conn:
+                self._migrate(conn)
+            pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = (
+                psycopg_pool.ConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=MAX_CONNECTIONS,
+                    kwargs=self._connect_kwargs(),
+                    timeout=self.connect_timeout,
+                    name="osfutures-journal",
+                    open=False,
+                )
+            )
+            pool.open()
+        except _DRIVER_ERRORS as error:
+            raise self._unavailable("cannot be opened", error) from error
+        return pool
+
+    def _version(self, conn: psycopg.Connection[Any]) -> int:
+        table = self.dialect.table("schema_version")
+        row = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+        if row is None or row[0] is None:
+            return 0
+        found = conn.execute(f"SELECT COALESCE(MAX(version), 0) FROM {table}").fetchone()
+        return int(found[0]) if found else 0
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        version, newest = self._version(conn), latest()
+        conn.rollback()
+        if version > newest:
+            raise SchemaTooNew(self.target, version, newest)
+        if version == newest:
+            return
+
+        def execute(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            cursor = conn.execute(sql, tuple(params))
+            return cursor.fetchall() if cursor.description else []
+
+        with conn.transaction():
+            # One process migrates; the others wait here, then find it done.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"osfutures-journal:{self.schema}",)
+            )
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.schema)}")
+            migrate(execute, self.dialect, self.target)
+
+    def _unavailable(self, what: str, error: BaseException) -> JournalUnavailable:
+        message = str(error).strip().replace("\n", " ") or type(error).__name__
+        return JournalUnavailable(f"journal {self.target} {what}: {message}")
+
+    def _forget(self) -> None:
+        """Close the pool after a failure, so it does not go on reconnecting in the
+        background; the next use opens it again."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close(timeout=self.connect_timeout)
+
+    # -- writing and reading --------------------------------------------------------
+
+    def write(self, rows: Sequence[Row]) -> list[bool]:
+        """Write ``rows`` in one transaction (see :meth:`Store.write
+        <osfutures.journal.store.Store.write>`).
+
+        Raises:
+            JournalUnavailable: nothing was written (server down, refused, ...).
+            SchemaTooNew: the tables were written by a newer osfutures.
+        """
+        statement = upsert(self.dialect)
+        pool = self._pool_or_open()
+        try:
+            with pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
+                written = []
+                for row in rows:
+                    cursor.execute(statement, row.values(Jsonb(row.record, dumps=_dumps)))
+                    written.append(cursor.rowcount == 1)
+        except _DRIVER_ERRORS as error:
+            self._forget()
+            raise self._unavailable("cannot be written", error) from error
+        return written
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        pool = self._pool_or_open()
+        try:
+            with pool.connection() as conn:
+                return conn.execute(sql, tuple(params)).fetchall()
+        except _DRIVER_ERRORS as error:
+            self._forget()
+            raise self._unavailable("cannot be read", error) from error
+
+    def get(self, op_id: str) -> dict[str, Any] | None:
+        """One operation's record, or ``None``.
+
+        Raises:
+            JournalUnavailable: the database cannot be read.
+        """
+        rows = self._read(select_one(self.dialect), (op_id,))
+        return dict(rows[0][0]) if rows else None
+
+    def select(
+        self,
+        *,
+        outcomes: Sequence[str] | None,
+        since: float | None,
+        cloud: str | None,
+        newest_first: bool,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        """The records that match (see :meth:`Store.select
+        <osfutures.journal.store.Store.select>`).
+
+        Raises:
+            JournalUnavailable: the database cannot be read.
+        """
+        sql, params = select(
+            self.dialect,
+            outcomes=outcomes,
+            since=since,
+            cloud=cloud,
+            newest_first=newest_first,
+            limit=limit,
+        )
+        return [dict(record) for (record,) in self._read(sql, params)]
+
+    def prune(self, before: float, *, unfinished_too: bool) -> int:
+        """Delete the operations last changed before ``before``; return how many.
+
+        Raises:
+            JournalUnavailable: the database cannot be written.
+        """
+        pool = self._pool_or_open()
+        try:
+            with pool.connection() as conn:
+                sql = delete_older(self.dialect, unfinished_too=unfinished_too)
+                return conn.execute(sql, (before,)).rowcount
+        except _DRIVER_ERRORS as error:
+            self._forget()
+            raise self._unavailable("cannot be written", error) from error
+
+    def schema_version(self) -> int:
+        """The schema version of the journal's tables.
+
+        Raises:
+            JournalUnavailable: the database cannot be read.
+        """
+        pool = self._pool_or_open()
+        try:
+            with pool.connection() as conn:
+                return self._version(conn)
+        except _DRIVER_ERRORS as error:
+            self._forget()
+            raise self._unavailable("cannot be read", error) from error
+
+    def close(self) -> None:
+        """Close the pool (it opens again if used)."""
+        self._forget()
+
+
+def _dumps(record: Any) -> str:
+    return json.dumps(record, default=str, separators=(",", ":"))
