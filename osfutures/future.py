@@ -270,6 +270,9 @@ class OperationFuture(Future[T], Generic[T]):
 
     #: The states set by :meth:`set_state`, in order (None for most futures).
     _history: list[dict[str, Any]] | None = None
+    #: Why the journal could not write this operation down, while it could not
+    #: (see :doc:`/journal`); ``None`` when it could, or when there is no journal.
+    journal_error: BaseException | None = None
     #: What :meth:`token` writes down: set by the layer that started the operation
     #: (the OpenStack twins), None where nothing can watch it again elsewhere.
     _resume_state: dict[str, Any] | None = None

@@ -40,9 +40,9 @@ RETRY_FIRST, RETRY_MAX = 0.5, 30.0
 
 
 def set_journal_error(future: Any, error: BaseException | None) -> None:
-    """Set ``future.journal_error`` (an instance attribute: future.py need not
-    declare it); leave futures that never had one without it."""
-    if error is not None or getattr(future, "journal_error", None) is not None:
+    """Set ``future.journal_error`` (``OperationFuture`` declares it, ``None`` by
+    default: a future is left untouched until an error comes)."""
+    if error is not None or future.journal_error is not None:
         future.journal_error = error
 
 

@@ -104,7 +104,7 @@ def test_its_directory_removed(
     assert not journal.flush()
     for f in [*later, gone]:
         assert isinstance(f.journal_error, JournalUnavailable), f
-    assert getattr(first, "journal_error", None) is None, "its row was written in time"
+    assert first.journal_error is None, "its row was written in time"
     (warning,) = warnings_of(journal_log)
     assert "removed" in warning
     # Once the directory is back, the journal is written again (in a new file).
