@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 
-from . import demo, fake_cloud, wait
+from . import demo, fake_cloud, ops, wait
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 #: One registration function per subcommand module.
-COMMANDS: tuple[Register, ...] = (demo.register, fake_cloud.register, wait.register)
+COMMANDS: tuple[Register, ...] = (demo.register, fake_cloud.register, wait.register, ops.register)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -74,10 +74,9 @@ def wait_for(conn: osfutures.AsyncConnection, args: argparse.Namespace, prog: st
     """Wait for ``args.ids`` of ``args.kind`` on ``conn``, showing progress and the
     outcome as the options say; return the exit code (also the ``openstack`` client
     plugin's ``server wait`` and friends)."""
-    kind = KINDS[args.kind]
     futures = [
         conn.watch(
-            kind,
+            KINDS[args.kind],
             resource_id,
             status=args.status,
             gone=args.gone,
@@ -86,7 +85,16 @@ def wait_for(conn: osfutures.AsyncConnection, args: argparse.Namespace, prog: st
         )
         for resource_id in dict.fromkeys(args.ids)
     ]
-    display = _Display(sys.stdout, futures, quiet=args.json)
+    return report(futures, as_json=args.json, prog=prog, label=args.kind)
+
+
+def report(
+    futures: Sequence[osfutures.OperationFuture[Any]], *, as_json: bool, prog: str, label: str
+) -> int:
+    """Show the futures' progress until they end, then their outcomes; return the
+    exit code (0 all succeeded, 1 some failed, 3 a deadline passed, 130 Ctrl-C, which
+    cancels the watching of what still runs and names it)."""
+    display = _Display(sys.stdout, futures, quiet=as_json)
     started = display.started
     try:
         display.until_done()
@@ -100,14 +108,14 @@ def wait_for(conn: osfutures.AsyncConnection, args: argparse.Namespace, prog: st
         return INTERRUPTED
     live = display.close()
     rows = [_row(f, display.ended.get(f, time.monotonic()) - started) for f in futures]
-    if args.json:
-        json.dump({"kind": args.kind, "results": rows}, sys.stdout, indent=2)
+    if as_json:
+        json.dump({"kind": label, "results": rows}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif live:  # the live table is gone: what stays on the screen is the outcome
         for row in rows:
             print(_line(row))
     outcomes = {row["outcome"] for row in rows}
-    if outcomes == {"succeeded"}:
+    if outcomes <= {"succeeded"}:
         return OK
     return FAILED if "failed" in outcomes else TIMED_OUT
 
