@@ -23,7 +23,7 @@ def _wait(conn: connection.Connection, server: object, status: str = "ACTIVE") -
     return conn.compute.wait_for_server(server, status=status, interval=0.02, wait=5)
 
 
-def test_server_builds_to_active_with_progress_and_addresses(
+def test_server_builds_to_active_with_addresses_and_progress_0(
     fake_cloud: FakeCloud, fake_conn: connection.Connection
 ) -> None:
     server = _create(fake_conn, fake_cloud)
@@ -31,7 +31,8 @@ def test_server_builds_to_active_with_progress_and_addresses(
     active = _wait(fake_conn, server)
     assert active.vm_state == "active"
     assert active.task_state is None
-    assert active.progress == 100
+    # Nova's progress stays 0 through a build and at ACTIVE (libvirt reports none).
+    assert active.progress == 0
     assert active.addresses["private"][0]["version"] == 4
     assert active.launched_at is not None
 
@@ -140,6 +141,11 @@ def test_changes_since_is_inclusive_and_tracks_lazy_transitions(
     wall = fake_cloud.clock.wall
     since = wall(0.1).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     path = f"/compute/v2.1/servers/detail?changes-since={since}"
+    # Still a build request: Nova lists it whatever changes-since says, updated "now".
+    (request,) = raw("GET", path, "2.100").json()["servers"]
+    assert request["OS-EXT-STS:task_state"] == "scheduling"
+    assert request["updated"] == wall(0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fake_cloud.advance(0.05)
     assert raw("GET", path, "2.100").json()["servers"] == []
     fake_cloud.advance(1)
     (body,) = raw("GET", path, "2.100").json()["servers"]
@@ -276,7 +282,8 @@ def test_create_image_answers_location_before_2_45_and_body_after(
     path = f"/compute/v2.1/servers/{server['id']}/action"
     old = raw("POST", path, "2.44", json={"createImage": {"name": "one"}})
     assert old.status_code == 202
-    assert old.headers["Location"].startswith(f"{fake_cloud.base_url}/image/v2/images/")
+    # Nova's glance.generate_image_url: the image endpoint, unversioned, and /images/.
+    assert old.headers["Location"].startswith(f"{fake_cloud.base_url}/image/images/")
     busy = raw("POST", path, "2.45", json={"createImage": {"name": "two"}})
     assert busy.status_code == 409
     fake_cloud.advance(1)
@@ -308,3 +315,75 @@ def test_volume_attachments(
     ]
     assert raw("DELETE", f"{path}/{volume_id}", "2.100").status_code == 202
     assert raw("GET", path, "2.100").json() == {"volumeAttachments": []}
+
+
+@pytest.mark.fake_cloud(seed=3, clock=ManualClock, scenario=FAST)
+def test_a_build_request_answers_as_nova_does_until_it_is_scheduled(
+    fake_cloud: FakeCloud, raw: Raw
+) -> None:
+    server = boot(raw)
+    path = f"/compute/v2.1/servers/{server['id']}"
+    stop = raw("POST", f"{path}/action", "2.100", json={"os-stop": None})
+    assert (stop.status_code, stop.json()["itemNotFound"]["message"]) == (
+        404,
+        f"Instance {server['id']} could not be found.",
+    )
+    reboot = raw("POST", f"{path}/action", "2.100", json={"reboot": {"type": "SOFT"}})
+    assert reboot.status_code == 409
+    shown = raw("GET", path, "2.100").json()["server"]
+    assert shown["OS-EXT-SRV-ATTR:instance_name"] == ""
+    later = "/compute/v2.1/servers?changes-since=2999-01-01T00:00:00Z"
+    assert [s["id"] for s in raw("GET", later, "2.100").json()["servers"]] == [server["id"]]
+    fake_cloud.advance(0.05)  # scheduled (15% of 0.1 s): an instance in a cell now
+    assert raw("GET", path, "2.100").json()["server"]["OS-EXT-SRV-ATTR:instance_name"]
+    assert raw("GET", later, "2.100").json()["servers"] == []
+    unknown = raw("POST", "/compute/v2.1/servers/no-such/action", "2.100", json={"os-start": None})
+    assert unknown.json()["itemNotFound"]["message"] == "Instance no-such has no mapping to a cell."
+
+
+@pytest.mark.fake_cloud(seed=3, clock=ManualClock, scenario=FAST)
+def test_a_zone_and_a_forced_host_are_read_as_nova_reads_them(
+    fake_cloud: FakeCloud, raw: Raw
+) -> None:
+    placed = boot(raw, "placed", availability_zone="nova:compute2")
+    lost = boot(raw, "lost", availability_zone="nova:nowhere")
+    image_id = fake_cloud.backend("image").default_image_id
+    spec = {"name": "x", "imageRef": image_id, "flavorRef": "1", "networks": "none"}
+    spec["availability_zone"] = "elsewhere"
+    nowhere = raw("POST", "/compute/v2.1/servers", "2.100", json={"server": spec})
+    assert nowhere.json() == {
+        "badRequest": {"code": 400, "message": "The requested availability zone is not available"}
+    }
+    fake_cloud.advance(1)
+    shown = raw("GET", f"/compute/v2.1/servers/{placed['id']}", "2.100").json()["server"]
+    assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute2")
+    assert shown["pinned_availability_zone"] == "nova"
+    failed = raw("GET", f"/compute/v2.1/servers/{lost['id']}", "2.100").json()["server"]
+    assert (failed["status"], failed["OS-EXT-SRV-ATTR:host"]) == ("ERROR", None)
+    assert failed["fault"]["message"] == (
+        "No valid host was found. No such host - host: nowhere node: None "
+    )
+
+
+@pytest.mark.fake_cloud(seed=3, clock=ManualClock, scenario=FAST)
+def test_a_rebuild_answers_nova_short_view_before_2_75(fake_cloud: FakeCloud, raw: Raw) -> None:
+    server = boot(raw)
+    fake_cloud.advance(1)
+    image_id = fake_cloud.backend("image").default_image_id
+    path = f"/compute/v2.1/servers/{server['id']}/action"
+    old = raw("POST", path, "2.1", json={"rebuild": {"imageRef": image_id}})
+    assert old.status_code == 202
+    assert old.headers["Location"].endswith(f"/compute/v2.1/servers/{server['id']}")
+    assert not [k for k in old.json()["server"] if k.startswith(("OS-EXT-", "OS-SRV-USG"))]
+    fake_cloud.advance(1)
+    new = raw("POST", path, "2.100", json={"rebuild": {"imageRef": image_id}}).json()["server"]
+    assert new["OS-EXT-STS:task_state"] == "rebuilding"
+    assert "user_data" in new and "OS-EXT-SRV-ATTR:user_data" not in new
+    bad = raw("POST", path, "2.100", json={"resize": {"flavorRef": "no-such"}})
+    assert bad.status_code == 409  # still rebuilding: the state is checked first
+    fake_cloud.advance(1)
+    bad = raw("POST", path, "2.100", json={"resize": {"flavorRef": "no-such"}})
+    assert (bad.status_code, bad.json()["badRequest"]["message"]) == (
+        400,
+        "Flavor no-such could not be found.",
+    )

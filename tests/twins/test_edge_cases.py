@@ -137,6 +137,13 @@ def test_a_server_deleted_while_its_create_is_watched_fails_at_once(
     conn: osfutures.AsyncConnection, boot: dict[str, Any]
 ) -> None:
     future = conn.compute.create_server_async(name="short-lived", timeout=600, **boot)
+    # Once nova-conductor has made it an instance: Nova deletes a server that is still a
+    # build request without a trace (no DELETED entry, a GET answers 404), which FakeCloud
+    # now does too.
+    deadline = time.monotonic() + 10
+    while conn.compute.get_server(future.sync_res).task_state == "scheduling":
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
     conn.compute.delete_server(future.sync_res)  # someone else deletes it mid-build
     error = future.exception(timeout=30)
     assert isinstance(error, osfutures.ResourceGone), "not a wait for the deadline"

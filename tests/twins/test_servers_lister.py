@@ -351,6 +351,10 @@ def test_a_cloud_clock_far_behind_ours_is_caught_up_with_by_a_get() -> None:
             name="late", flavor_id=flavor.id, image_id=image.id, networks="none"
         ).id
         lister = _lister(conn)
+        # Still a build request: Nova lists it whatever changes-since says.
+        assert lister.fetch_many([sid])[sid].status == "BUILD"
+        cloud.advance(1)  # scheduled: now an instance, updated in the cloud's past
+        lister = _lister(conn)
         assert lister.fetch_many([sid]) == {}  # the window starts in the cloud's future
         assert lister.fetch_one(sid).status == "BUILD"
         cloud.advance(10)

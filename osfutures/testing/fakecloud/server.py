@@ -51,6 +51,8 @@ from .service import (
 log = logging.getLogger(__name__)
 
 DROP_KEY = "fakecloud.drop"
+#: Where the app leaves the matched route in the WSGI environ.
+ROUTE_KEY = "fakecloud.route"
 StartResponse = Callable[..., Any]
 
 
@@ -135,7 +137,9 @@ class FakeApp:
             self.accounting.record_request(route_key, 0, 0)
             return []
         frontend = self._owner(request.path)
-        for header in frontend.request_id_headers if frontend else (REQUEST_ID_HEADER,):
+        route: Route | None = environ.get(ROUTE_KEY)
+        headers = frontend.request_id_headers if frontend else (REQUEST_ID_HEADER,)
+        for header in headers if route is None or route.request_ids else ():
             response.headers[header] = request_id
         if route_key:
             size = response.content_length or 0
@@ -154,6 +158,7 @@ class FakeApp:
         except MethodNotAllowed as refused:
             return self._unrouted(request, refused.valid_methods or ()), ""
         prefix, frontend, route, template = self._targets[endpoint]
+        environ[ROUTE_KEY] = route
         if prefix == self._control_prefix:
             return self._call(request, prefix, frontend, route, dict(args), None), ""
         route_key = f"{request.method} {template}"

@@ -162,6 +162,8 @@ class Route:
         framed: whether the service's :meth:`ServiceFrontend.begin` and
             :meth:`ServiceFrontend.finish` apply (Nova sends no microversion headers on its
             root version list).
+        request_ids: whether the answer carries the request id headers (Nova's root
+            version list does not: its api-paste pipeline has no request id filter).
     """
 
     rule: str
@@ -169,6 +171,7 @@ class Route:
     handler: Handler
     public: bool = False
     framed: bool = True
+    request_ids: bool = True
 
 
 class ServiceFrontend:

@@ -26,6 +26,8 @@ from ..service import CloudContext, Principal, new_request_id
 NOSTATE, RUNNING, SHUTDOWN = 0, 1, 4
 NO_VALID_HOST = "No valid host was found. There are not enough hosts available."
 HOSTS = ("compute1", "compute2")
+#: The one availability zone, Nova's default.
+AVAILABILITY_ZONE = "nova"
 #: Where nova-conductor runs: the host of its events (its ``CONF.host``).
 CONDUCTOR_HOST = "controller"
 #: The instance action event results (nova.objects.instance_action's
@@ -105,13 +107,24 @@ class Operation:
         key: the scenario operation name (``server.<key>`` timings).
         action: Nova's name for it in 409 messages (``Cannot 'reboot' instance``).
         from_states: vm_states it may start from; empty means any.
-        tasks: the task states it passes through, the first set at once by the API.
+        tasks: the task states it passes through, the first set at once by the API;
+            None is a stretch with no task (a build's, between nova-conductor and the
+            compute host).
+        weights: each task's share of the duration; empty for equal shares.
         ends_in: the vm_state on success; None keeps the one it started from.
         power: the power state on success; None keeps it.
-        progress: whether ``progress`` grows while it runs.
+        progress: whether ``progress`` moves while it runs (libvirt reports a live
+            migration's; Nova leaves every other operation's at 0, and sets it back to 0
+            when the migration ends).
         any_task: whether it may start while another task runs.
+        host_first: whether Nova checks that the server has a host before its state
+            (``check_instance_host`` is the outer decorator of ``stop`` and ``start``).
         events: the instance action events Nova's services record for it, in the order
             they start.
+        enclosing: the event, among ``events``, that runs until the operation ends with
+            the events after it nested inside (``compute_live_migration`` holds
+            ``pre_live_migration`` and ``post_live_migration_at_destination``); it carries
+            the ending. Empty: the events run one after another and the last carries it.
         recorded_as: the instance action Nova records, when not ``action``.
         revertible: whether Nova can undo it when it fails (see ``Outcome.REVERT``).
     """
@@ -119,12 +132,15 @@ class Operation:
     key: str
     action: str
     from_states: frozenset[str]
-    tasks: tuple[str, ...]
+    tasks: tuple[str | None, ...]
+    weights: tuple[float, ...] = ()
     ends_in: str | None = "active"
     power: int | None = RUNNING
     progress: bool = False
     any_task: bool = False
+    host_first: bool = False
     events: tuple[str, ...] = ()
+    enclosing: str = ""
     recorded_as: str = ""
     revertible: bool = True
 
@@ -132,6 +148,16 @@ class Operation:
     def instance_action(self) -> str:
         """The ``action`` of the instance action Nova records for it."""
         return self.recorded_as or self.action
+
+    def task_starts(self) -> list[float]:
+        """Where each task starts, as a fraction of the duration."""
+        weights = self.weights or (1.0,) * len(self.tasks)
+        total = sum(weights)
+        starts, at = [], 0.0
+        for weight in weights:
+            starts.append(at / total)
+            at += weight
+        return starts
 
 
 def _op(key: str, action: str, states: str, tasks: str, events: str, **kwargs: Any) -> Operation:
@@ -157,24 +183,39 @@ RESIZE_EVENTS = (
     "conductor_migrate_server cold_migrate compute_prep_resize compute_resize_instance"
     " compute_finish_resize"
 )
-# The successful path's post_live_migration_at_destination is left out, so that the
-# event that fails a live migration, compute_live_migration, is the last.
+# compute_live_migration runs on the source until the migration ends, with
+# pre_live_migration (on the destination) and post_live_migration_at_destination inside
+# it; it is the event that fails a failed live migration.
 LIVE_MIGRATION_EVENTS = (
     "conductor_live_migrate_instance compute_check_can_live_migrate_destination"
-    " compute_check_can_live_migrate_source compute_pre_live_migration compute_live_migration"
+    " compute_check_can_live_migrate_source compute_live_migration compute_pre_live_migration"
+    " compute_post_live_migration_at_destination"
 )
+#: A build: nova-conductor schedules it (while it is still a build request), the compute
+#: host clears the task state while it claims resources, sets ``networking`` (allocation
+#: runs in the background, so Nova holds it for milliseconds, even for ``networks:
+#: "none"``) and ``block_device_mapping`` (quick for an image boot), then ``spawning``
+#: while the hypervisor boots it.
+BUILD_TASKS: tuple[str | None, ...] = (
+    "scheduling",
+    None,
+    "networking",
+    "block_device_mapping",
+    "spawning",
+)
+BUILD_WEIGHTS = (0.15, 0.05, 0.025, 0.025, 0.75)
 OPERATIONS: dict[str, Operation] = {
     op.key: op
     for op in (
         # A failed build is buried in cell0 with conductor_schedule_and_build_instances
-        # instead (see ComputeBackend._build_events).
-        _op(
+        # instead (see ComputeBackend.create_server).
+        Operation(
             "build",
             "build",
-            "",
-            "scheduling networking block_device_mapping spawning",
-            "compute__do_build_and_run_instance",
-            progress=True,
+            frozenset(),
+            BUILD_TASKS,
+            BUILD_WEIGHTS,
+            events=("compute__do_build_and_run_instance",),
             recorded_as="create",
             revertible=False,
         ),
@@ -200,7 +241,6 @@ OPERATIONS: dict[str, Operation] = {
             RESIZE_EVENTS,
             ends_in="resized",
             power=None,
-            progress=True,
         ),
         _op(
             "migrate",
@@ -210,7 +250,6 @@ OPERATIONS: dict[str, Operation] = {
             RESIZE_EVENTS,
             ends_in="resized",
             power=None,
-            progress=True,
         ),
         _op(
             "confirm_resize",
@@ -238,7 +277,6 @@ OPERATIONS: dict[str, Operation] = {
             "compute_snapshot_instance",
             ends_in=None,
             power=None,
-            progress=True,
         ),
         _op(
             "rebuild",
@@ -246,9 +284,15 @@ OPERATIONS: dict[str, Operation] = {
             "active stopped error",
             "rebuilding rebuild_block_device_mapping rebuild_spawning",
             "rebuild_server compute_rebuild_instance",
-            progress=True,
         ),
-        _op("start", "start", "stopped", "powering-on", "compute_start_instance"),
+        _op(
+            "start",
+            "start",
+            "stopped",
+            "powering-on",
+            "compute_start_instance",
+            host_first=True,
+        ),
         _op(
             "stop",
             "stop",
@@ -257,6 +301,7 @@ OPERATIONS: dict[str, Operation] = {
             "compute_stop_instance",
             ends_in="stopped",
             power=SHUTDOWN,
+            host_first=True,
         ),
         _op(
             "live_migrate",
@@ -267,6 +312,7 @@ OPERATIONS: dict[str, Operation] = {
             ends_in=None,
             power=None,
             progress=True,
+            enclosing="compute_live_migration",
             recorded_as="live-migration",
         ),
         _op(
@@ -300,6 +346,7 @@ DESTINATION_EVENTS = frozenset(
         "compute_finish_resize",
         "compute_check_can_live_migrate_destination",
         "compute_pre_live_migration",
+        "compute_post_live_migration_at_destination",
     }
 )
 
@@ -466,7 +513,8 @@ class Server(OwnedResource):
     """A Nova instance; the time-varying fields live in ``fields``.
 
     ``fields`` keys: status, vm_state, task_state, power_state, progress, host, fault,
-    flavor_id, addresses, launched_at, terminated_at, deleted, metadata.
+    flavor_id, addresses, launched_at, terminated_at, deleted, metadata, build_request
+    (see :attr:`build_request`), zone (the availability zone it shows).
     """
 
     def __init__(
@@ -497,6 +545,14 @@ class Server(OwnedResource):
         """The API status as of the last settle."""
         return str(self.fields["status"])
 
+    @property
+    def build_request(self) -> bool:
+        """Whether it is still a build request (as of the last settle): nova-conductor
+        has not yet made it an instance in a cell (``scheduling``), so Nova shows it
+        from the API database, lists it whatever ``changes-since`` or
+        ``changes-before`` say, and stores no ``updated_at`` for it."""
+        return bool(self.fields.get("build_request"))
+
     def host_id(self) -> str:
         """Nova's hostId: a per-project hash of the host, empty without a host."""
         return host_id(self.project_id, self.fields.get("host"))
@@ -521,6 +577,8 @@ class ComputeBackend:
         self.flavors = {flavor.id: flavor for flavor in flavors}
         self.servers: ResourceStore[Server] = context.new_store("server")
         self._launched = 0
+        #: Ids of servers that may still be build requests; pruned as they stop being.
+        self._booking: set[str] = set()
 
     # -- lookups ---------------------------------------------------------------------
 
@@ -551,6 +609,33 @@ class ComputeBackend:
         if found is None:
             raise NotFound(f"Instance {server_id} could not be found.")
         return found
+
+    def cell_instance(self, owner: Principal, server_id: str, now: float) -> Server:
+        """Return a server as Nova's ``os-start``/``os-stop`` look it up: through its
+        instance mapping, straight in its cell, so a build request is not found.
+
+        Raises:
+            NotFound: ``Instance X has no mapping to a cell.`` for an id Nova never had;
+                ``Instance X could not be found.`` for a build request, a deleted server
+                or another project's.
+        """
+        if self.servers.get(server_id, now, include_deleted=True) is None:
+            raise NotFound(f"Instance {server_id} has no mapping to a cell.")
+        server = self.server(owner, server_id, now)
+        if server.build_request:
+            raise NotFound(f"Instance {server_id} could not be found.")
+        return server
+
+    def build_requests(self, now: float) -> list[Server]:
+        """The servers that are build requests at ``now``, newest first."""
+        found = []
+        for server_id in list(self._booking):
+            server = self.servers.get(server_id, now)
+            if server is None or not server.build_request:
+                self._booking.discard(server_id)
+            else:
+                found.append(server)
+        return sorted(found, key=lambda s: (s.created_at, s.id), reverse=True)
 
     def server_actions(
         self, server: Server, now: float, changes: tuple[float | None, float | None] = (None, None)
@@ -591,30 +676,34 @@ class ComputeBackend:
         *,
         since: float | None = None,
         before: float | None = None,
-        status: str | None = None,
+        statuses: frozenset[str] = frozenset(),
         name: str | None = None,
     ) -> list[Server]:
-        """Return the caller's servers, newest first, as Nova filters them.
+        """Return the caller's servers as Nova filters them: build requests first (they
+        match ``changes-since`` and ``changes-before`` whatever their times), then the
+        others newest first.
 
         With ``since`` or ``before`` (changes-since/-before) deleted servers are
-        included; otherwise only with ``status=DELETED``.
+        included; otherwise only with ``DELETED`` among ``statuses`` (any of which a
+        server may show).
         """
         pattern = re.compile(name) if name else None
         changes = since is not None or before is not None
+        booking = self.build_requests(now)
         candidates: list[Server]
         if since is not None:
             candidates = self.servers.changed_between(since, before or now, now)
         else:
             candidates = list(self.servers.newest_first(now))
         result = []
-        for server in candidates:
+        for server in [*booking, *(s for s in candidates if not s.build_request)]:
             if server.project_id != owner.project_id:
                 continue
-            if before is not None and server.updated_at > before:
+            if before is not None and server.updated_at > before and not server.build_request:
                 continue
-            if server.deleted and not (changes or status == "DELETED"):
+            if server.deleted and not (changes or "DELETED" in statuses):
                 continue
-            if status is not None and server.status != status:
+            if statuses and server.status not in statuses:
                 continue
             if pattern is not None and not pattern.search(server.name):
                 continue
@@ -635,6 +724,7 @@ class ComputeBackend:
         metadata: Mapping[str, str],
         request: Mapping[str, Any],
         request_id: str | None = None,
+        availability_zone: str | None = None,
     ) -> Server:
         """Accept a boot request; the server starts in BUILD.
 
@@ -643,15 +733,33 @@ class ComputeBackend:
                 back as Nova shows them.
             request_id: the request's id, which its ``create`` instance action records;
                 a new one when omitted.
+            availability_zone: ``ZONE``, ``ZONE:HOST``, ``ZONE:HOST:NODE`` or
+                ``ZONE::NODE``, as Nova reads it: the zone (``nova``, the only one, or
+                empty) is shown from the start (and as ``pinned_availability_zone``);
+                a host or node forces it there, and one that does not exist makes the
+                build fail as no host takes it (``No valid host was found. No such
+                host ...``).
 
         Raises:
-            BadRequest: on an unknown flavor or image, as Nova answers.
+            BadRequest: on an unknown flavor, image or zone, as Nova answers.
         """
         if flavor_id not in self.flavors:
             raise BadRequest(f"Flavor {flavor_id} could not be found.")
         images = self._images()
         if images is not None and images.bootable(image_id, now) is None:
             raise BadRequest("Can not find requested image")
+        zone, _, forced = (availability_zone or "").partition(":")
+        forced_host, _, forced_node = forced.partition(":")
+        if zone not in ("", AVAILABILITY_ZONE):
+            raise BadRequest("The requested availability zone is not available")
+        no_such_host = None
+        if any(h not in HOSTS for h in (forced_host, forced_node) if h):
+            # nova-scheduler's NoValidHost, as its host manager words a forced host or
+            # node it does not know.
+            no_such_host = (
+                f"No valid host was found. No such host - host: {forced_host or None}"
+                f" node: {forced_node or None} "
+            )
         self._launched += 1
         server = Server(
             self.context.new_uuid(),
@@ -670,25 +778,25 @@ class ComputeBackend:
                 "terminated_at": None,
                 "deleted": False,
                 "metadata": dict(metadata),
+                "build_request": True,
+                "zone": zone or None,
             },
             name=name,
             owner=owner,
             image_id=image_id,
             index=self._launched,
-            request=request,
+            request={**request, "availability_zone": zone or None},
         )
         plan = self._plan(server, "build")
-        host = HOSTS[self._launched % len(HOSTS)]
-        extra: dict[str, dict[str, Any]] = {}
-        if plan.outcome is not Outcome.ERROR:
-            extra["networking"] = {"host": host, "addresses": self._addresses(server, networks)}
-        done = {"launched_at": now + plan.duration}
+        if no_such_host is not None:
+            plan = Plan(plan.duration, Outcome.ERROR, no_such_host)
+        host = forced_host or forced_node or HOSTS[self._launched % len(HOSTS)]
         op = OPERATIONS["build"]
-        steps = self._timeline(server, op, plan, now, extra, done)
+        end = now + plan.duration
         if plan.outcome is Outcome.ERROR:
-            # No host took it: nova-conductor buries it in cell0 and only then records
-            # the action, with its own event failed (_create_instance_action_for_cell0).
-            end = now + plan.duration
+            # No host takes it: it stays a build request, scheduling, until
+            # nova-conductor buries it in cell0 in ERROR, and only then records the
+            # action, with its own event failed (_create_instance_action_for_cell0).
             failed = ActionEvent(
                 "conductor_schedule_and_build_instances",
                 end,
@@ -698,12 +806,20 @@ class ComputeBackend:
                 self._failure(op, plan),
             )
             self._record(server, op, owner, now, request_id, [failed], recorded_at=end)
+            steps = [Step(end, self._failed(op, plan, end) | {"build_request": False})]
         else:
-            # nova-conductor records the action once the server is scheduled (at the
-            # networking step), with the request's time as its start.
-            scheduled = now + plan.duration / len(op.tasks)
-            events = self._events(op, plan, scheduled, now + plan.duration, host, host)
+            # nova-conductor makes it an instance in a cell on the host's zone and
+            # records the action once it is scheduled (the request's time its start);
+            # the compute host claims it (its host) and allocates its networks.
+            scheduled = now + plan.duration * op.task_starts()[1]
+            extra: dict[str | None, dict[str, Any]] = {
+                None: {"build_request": False, "zone": AVAILABILITY_ZONE},
+                "networking": {"host": host, "addresses": self._addresses(server, networks)},
+            }
+            steps = self._timeline(server, op, plan, now, extra, {"launched_at": end})
+            events = self._events(op, plan, scheduled, end, host, host)
             self._record(server, op, owner, now, request_id, events, recorded_at=scheduled)
+        self._booking.add(server.id)
         return self.servers.add(server, steps)
 
     def delete_server(
@@ -711,24 +827,40 @@ class ComputeBackend:
     ) -> None:
         """Start deleting: task_state ``deleting``, then ``DELETED`` and 404 on GET.
 
+        A build request is gone at once, listed nowhere after (Nova deletes the
+        request, there is no instance yet); a server on no host (one no host took, in
+        ERROR) is deleted by the API itself, at once (``API._local_delete``).
+
         Args:
             request_id: the request's id, which its ``delete`` instance action records;
                 a new one when omitted.
         """
         server = self.server(owner, server_id, now)
+        if server.build_request:
+            self._booking.discard(server.id)
+            self.servers.discard(server.id)
+            return
         if server.fields["task_state"] == "deleting":
             # Nova returns before it records an action (compute.api.API._delete).
             return
-        plan = self._plan(server, "delete", force_ok=True)
+        local = server.fields["host"] is None
+        plan = Plan(0.0, Outcome.OK, None) if local else self._plan(server, "delete", True)
         end = now + plan.duration
         hook = self._volumes()
         for attachment in server.attachments.values():
             if hook is not None:
                 hook.detach_volume(attachment.volume_id, server.id, end)
-        done = {"terminated_at": end, "deleted": True, "metadata": {}, "progress": 0}
+        # Faults are soft-deleted with the instance: a DELETED listing shows none.
+        done = {
+            "terminated_at": end,
+            "deleted": True,
+            "metadata": {},
+            "progress": 0,
+            "fault": None,
+        }
         # Nova destroys a server that never reached a host (unless it failed, which may
         # have left ports or volumes) without recording an action (API._delete).
-        recorded = server.fields["host"] is not None or server.fields["vm_state"] == "error"
+        recorded = not local or server.fields["vm_state"] == "error"
         self._start(server, "delete", plan, now, done, owner, request_id, record=recorded)
 
     def act(
@@ -755,21 +887,28 @@ class ComputeBackend:
             the image id for ``snapshot``, else None.
 
         Raises:
-            NotFound: if there is no such server.
+            NotFound: if there is no such server; for ``start`` and ``stop`` also while
+                it is a build request (see :meth:`cell_instance`).
             Conflict: if the server is in the wrong state or has no host, as Nova
-                answers.
+                answers (checking the host first for ``start`` and ``stop``).
             BadRequest: on an invalid flavor, image or resize to the same flavor.
         """
-        server = self.server(owner, server_id, now)
-        self.check_state(server, OPERATIONS[key])
-        if server.fields["host"] is None:
-            # Nova's check_instance_host: a server that never reached a host cannot act.
-            raise Conflict(f"Instance {server.id} is not ready")
+        op = OPERATIONS[key]
+        if key in ("start", "stop"):
+            server = self.cell_instance(owner, server_id, now)
+        else:
+            server = self.server(owner, server_id, now)
+        if op.host_first:
+            self._check_host(server)
+        self.check_state(server, op)
+        self._check_host(server)
         done: dict[str, Any] = {}
         if key in ("resize", "migrate"):
             new_flavor = params.get("flavor_id", server.fields["flavor_id"])
             if key == "resize":
-                self.flavor(new_flavor)
+                if new_flavor not in self.flavors:
+                    # Nova's controller turns the FlavorNotFound into a 400.
+                    raise BadRequest(f"Flavor {new_flavor} could not be found.")
                 if new_flavor == server.fields["flavor_id"]:
                     raise BadRequest("When resizing, instances must change flavor!")
             server.previous_flavor_id = server.fields["flavor_id"]
@@ -788,7 +927,7 @@ class ComputeBackend:
             image_id = params.get("image_id", server.image_id)
             images = self._images()
             if images is not None and images.bootable(image_id, now) is None:
-                raise BadRequest("Cannot find requested image")
+                raise BadRequest("Cannot find image for rebuild")
             server.image_id = image_id
             server.name = params.get("name") or server.name
             if server.fields["vm_state"] == "stopped":
@@ -799,6 +938,16 @@ class ComputeBackend:
             result = self._snapshot(server, plan, now, params)
         self._start(server, key, plan, now, done, owner, request_id)
         return result
+
+    @staticmethod
+    def _check_host(server: Server) -> None:
+        """Nova's check_instance_host: a server on no host cannot act.
+
+        Raises:
+            Conflict: ``Instance X is not ready``.
+        """
+        if server.fields["host"] is None:
+            raise Conflict(f"Instance {server.id} is not ready")
 
     def check_state(self, server: Server, op: Operation) -> None:
         """Refuse an operation in the wrong state, with Nova's 409 wording.
@@ -959,8 +1108,11 @@ class ComputeBackend:
         source: str | None,
         destination: str | None,
     ) -> list[ActionEvent]:
-        """Nova's events of ``op``, one after another from ``begin`` to ``end``; the last
-        ends as the plan does (never if stuck, in Error if it fails or is undone).
+        """Nova's events of ``op`` from ``begin`` to ``end``, one after another, or nested
+        in ``op.enclosing``; the last (or the enclosing one) ends as the plan does
+        (never if stuck, in Error if it fails or is undone). A migration that fails or
+        never ends reaches no nested event after the first (no
+        ``post_live_migration_at_destination``).
 
         Args:
             source: the host the server is on; None for a server on no host, which the
@@ -970,24 +1122,29 @@ class ComputeBackend:
         if source is None:
             return []
         names = op.events
+        ending = names.index(op.enclosing) if op.enclosing else len(names) - 1
+        if op.enclosing and plan.outcome is not Outcome.OK:
+            names = names[: ending + 2]
         span = (end - begin) / len(names)
+        failed = plan.outcome in (Outcome.ERROR, Outcome.REVERT)
         events = []
-        for index, name in enumerate(names[:-1]):
+        for index, name in enumerate(names):
             host = self._event_host(name, source, destination)
             start = begin + span * index
-            events.append(ActionEvent(name, start, begin + span * (index + 1), SUCCESS, host))
-        last = names[-1]
-        failed = plan.outcome in (Outcome.ERROR, Outcome.REVERT)
-        events.append(
-            ActionEvent(
-                last,
-                begin + span * (len(names) - 1),
-                None if plan.outcome is Outcome.STUCK else end,
-                ERROR if failed else SUCCESS,
-                self._event_host(last, source, destination),
-                self._failure(op, plan) if failed else None,
+            if index != ending:
+                finish = begin + span * (index + 1)
+                events.append(ActionEvent(name, start, min(finish, end), SUCCESS, host))
+                continue
+            events.append(
+                ActionEvent(
+                    name,
+                    start,
+                    None if plan.outcome is Outcome.STUCK else end,
+                    ERROR if failed else SUCCESS,
+                    host,
+                    self._failure(op, plan) if failed else None,
+                )
             )
-        )
         return events
 
     @staticmethod
@@ -1005,27 +1162,38 @@ class ComputeBackend:
             return plan.fault_message
         return NO_VALID_HOST if op.key == "build" else f"Failed to {op.action} the instance"
 
+    def _failed(self, op: Operation, plan: Plan, end: float) -> dict[str, Any]:
+        """The changes of an operation that ends in ERROR at ``end``, with its fault."""
+        fault = {"code": 500, "message": self._failure(op, plan), "created": end}
+        return {"vm_state": "error", "task_state": None, "status": "ERROR", "fault": fault}
+
     def _timeline(
         self,
         server: Server,
         op: Operation,
         plan: Plan,
         now: float,
-        at_task: Mapping[str, Mapping[str, Any]],
+        at_task: Mapping[str | None, Mapping[str, Any]],
         done: Mapping[str, Any],
     ) -> list[Step]:
-        """Turn a plan into steps: the task states spread evenly over the duration,
-        ``progress`` moving ``progress_steps`` times, then the ending."""
+        """Turn a plan into steps: the task states over the duration (in the shares of
+        ``op.weights``), ``progress`` moving ``progress_steps`` times for an operation
+        that reports it, then the ending.
+
+        Nova leaves ``progress`` at 0 through builds, resizes, migrations, snapshots
+        and rebuilds (its API sets it to 0 as they start); only libvirt's live
+        migration reports it, and Nova sets it back to 0 as the migration ends, well or
+        not.
+        """
         start_vm = server.fields["vm_state"]
         duration = plan.duration
         steps = []
-        for index, task in enumerate(op.tasks):
+        for task, start in zip(op.tasks, op.task_starts(), strict=True):
             changes: dict[str, Any] = {"task_state": task, "status": status_of(start_vm, task)}
-            if index == 0 and op.progress:
-                changes["progress"] = 0
             changes.update(at_task.get(task, {}))
-            steps.append(Step(now + duration * index / len(op.tasks), changes))
+            steps.append(Step(now + duration * start, changes))
         if op.progress:
+            steps[0] = Step(steps[0].at, {**steps[0].changes, "progress": 0})
             count = self.context.scenario.progress_steps
             for k in range(1, count + 1):
                 fraction = k / (count + 1)
@@ -1033,14 +1201,9 @@ class ComputeBackend:
         end = now + duration
         if plan.outcome is Outcome.STUCK:
             return steps
-        fault = {"code": 500, "message": self._failure(op, plan), "created": end}
+        ended: dict[str, Any] = {"progress": 0} if op.progress else {}
         if plan.outcome is Outcome.ERROR:
-            steps.append(
-                Step(
-                    end,
-                    {"vm_state": "error", "task_state": None, "status": "ERROR", "fault": fault},
-                )
-            )
+            steps.append(Step(end, self._failed(op, plan, end) | ended))
             return steps
         if plan.outcome is Outcome.REVERT:
             # Nova's reverts_task_state (or nova-conductor, for a move no host takes) puts
@@ -1050,18 +1213,15 @@ class ComputeBackend:
             undone: dict[str, Any] = {
                 "task_state": None,
                 "status": status_of(start_vm, None),
-                "fault": fault,
+                "fault": self._failed(op, plan, end)["fault"],
+                **ended,
             }
-            if op.progress:
-                undone["progress"] = server.fields["progress"]
             steps.append(Step(end, undone))
             return steps
         vm_state = done.get("vm_state") or op.ends_in or start_vm
-        final: dict[str, Any] = {"vm_state": vm_state, "task_state": None}
+        final: dict[str, Any] = {"vm_state": vm_state, "task_state": None, **ended}
         if op.power is not None:
             final["power_state"] = op.power
-        if op.progress:
-            final["progress"] = 100
         final.update(done)
         final["status"] = status_of(final["vm_state"], None)
         steps.append(Step(end, final))
@@ -1071,9 +1231,8 @@ class ComputeBackend:
         images = self._images()
         if images is None:
             return self.context.new_uuid()
-        tasks = OPERATIONS["snapshot"].tasks
         # The image starts saving when the server reaches image_uploading.
-        saving_at = now + plan.duration * (len(tasks) - 1) / len(tasks)
+        saving_at = now + plan.duration * OPERATIONS["snapshot"].task_starts()[-1]
         done_at = now + plan.duration if plan.outcome is Outcome.OK else None
         properties = {
             **dict(params.get("metadata") or {}),

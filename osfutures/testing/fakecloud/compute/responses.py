@@ -14,7 +14,16 @@ from werkzeug.wrappers import Response
 
 from ..accounting import count_records
 from ..clock import isotime, parse_isotime
-from ..errors import BadRequest, NotFound, UnsupportedMediaType, json_response, render_nova
+from ..errors import (
+    NOT_FOUND,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    UnsupportedMediaType,
+    json_response,
+    render_nova,
+    render_webob,
+)
 from ..service import (
     OSLO_MAX_REQUEST_BODY_SIZE,
     REQUEST_ID_HEADER,
@@ -126,6 +135,14 @@ class ComputeResponses(ServiceFrontend):
         """Return the routing table."""
         return urls.routes(self)
 
+    def respond(self, route: Route, call: Call, args: dict[str, Any]) -> Response:
+        """Answer HEAD as Nova's ``routes`` mapper does: no route takes it (only the
+        version documents answer any method)."""
+        if call.request.method == "HEAD" and route.methods != urls.ANY:
+            # webob words it for HEAD as for a client that takes no JSON.
+            return render_webob(NotFound(NOT_FOUND), False)
+        return super().respond(route, call, args)
+
     # -- microversions ---------------------------------------------------------------
 
     def begin(self, call: Call) -> None:
@@ -147,8 +164,11 @@ class ComputeResponses(ServiceFrontend):
             raise UnsupportedMediaType("Unsupported Content-Type")
 
     def finish(self, call: Call, response: Response) -> Response:
-        """Echo the microversion in effect, as Nova does on every v2.1 answer."""
-        text = _text(call.version if call.version != (0, 0) else MIN_VERSION)
+        """Echo the microversion in effect, as Nova does on every v2.1 answer but the 400
+        to a version it cannot read (``call.version`` is then still unset)."""
+        if call.version == (0, 0):
+            return response
+        text = _text(call.version)
         response.headers[VERSION_HEADER] = f"compute {text}"
         response.headers[LEGACY_VERSION_HEADER] = text
         response.headers["Vary"] = f"{VERSION_HEADER}, {LEGACY_VERSION_HEADER}"
@@ -166,9 +186,8 @@ class ComputeResponses(ServiceFrontend):
             "links": [{"rel": "self", "href": f"{call.root}/v2.1/"}],
         }
 
-    def versions(self, call: Call) -> Response:
-        """GET /: the versions list."""
-        v20 = {
+    def _v20(self, call: Call) -> dict[str, Any]:
+        return {
             "id": "v2.0",
             "status": "DEPRECATED",
             "version": "",
@@ -176,7 +195,21 @@ class ComputeResponses(ServiceFrontend):
             "updated": "2025-07-04T12:00:00Z",
             "links": [{"rel": "self", "href": f"{call.root}/v2/"}],
         }
-        return json_response({"versions": [v20, self._v21(call)]})
+
+    def versions(self, call: Call) -> Response:
+        """GET /: the versions list."""
+        return json_response({"versions": [self._v20(call), self._v21(call)]})
+
+    def version_v2(self, call: Call) -> Response:
+        """GET /v2: the legacy API's version document (the API itself is not served)."""
+        doc = self._v20(call)
+        doc["links"].append(
+            {"rel": "describedby", "type": "text/html", "href": "http://docs.openstack.org/"}
+        )
+        doc["media-types"] = [
+            {"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}
+        ]
+        return json_response({"version": doc})
 
     def version(self, call: Call) -> Response:
         """GET /v2.1: this version, with its microversion range."""
@@ -230,6 +263,16 @@ class ComputeResponses(ServiceFrontend):
         metadata = spec.get("metadata") or {}
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
             raise invalid("metadata", metadata, f"{metadata!r} is not of type 'object'")
+        zone = spec.get("availability_zone")
+        if zone is not None:
+            zone = _string(spec, "availability_zone")
+            # ZONE, ZONE:HOST, ZONE:HOST:NODE or ZONE::NODE: a host or a node forces
+            # one, which only admins may (Nova's servers:create:forced_host policy).
+            if zone.count(":") and not call.caller.is_admin:
+                raise Forbidden(
+                    "Policy doesn't allow os_compute_api:servers:create:forced_host to be "
+                    "performed."
+                )
         server = self.backend.create_server(
             call.caller,
             call.now,
@@ -242,6 +285,7 @@ class ComputeResponses(ServiceFrontend):
                 k: spec[k] for k in ("key_name", "description", "user_data", "tags") if k in spec
             },
             request_id=call.request_id,
+            availability_zone=zone,
         )
         password = spec.get("adminPass") or admin_password()
         body = {
@@ -333,7 +377,9 @@ class ComputeResponses(ServiceFrontend):
         if call.version >= (2, 45):
             return json_response({"image_id": image_id}, 202)
         response = Response(status=202, content_type="text/html; charset=UTF-8")
-        response.headers["Location"] = f"{call.base_url}/image/v2/images/{image_id}"
+        # Nova's glance.generate_image_url: the image endpoint (its version cut off) and
+        # /images/<id>.
+        response.headers["Location"] = f"{call.base_url}/image/images/{image_id}"
         return response
 
     def _rebuild(self, call: Call, server_id: str, params: dict[str, Any]) -> Response:
@@ -341,9 +387,13 @@ class ComputeResponses(ServiceFrontend):
         name = _string(params, "name") if "name" in params else None
         self._act(call, server_id, "rebuild", image_id=image_id, name=name)
         server = self.backend.server(call.caller, server_id, call.now)
-        body = self._detail(call, server, show=True)
+        body = self._detail(call, server, show=True, rebuild=True)
         body["adminPass"] = params.get("adminPass") or admin_password()
-        return json_response({"server": body}, 202)
+        if call.version >= (2, 57):
+            body["user_data"] = server.request.get("user_data")
+        response = json_response({"server": body}, 202)
+        response.headers["Location"] = f"{call.root}/v2.1/servers/{server.id}"
+        return response
 
     # -- instance actions ------------------------------------------------------------
     # Not counted as resource records: an action is not a resource whose status a
@@ -548,9 +598,13 @@ class ComputeResponses(ServiceFrontend):
     ) -> Response:
         args = call.request.args
         since, before = self._changes(call)
-        status = args.get("status")
-        if status is not None and status.upper() not in FILTER_STATUSES:
+        asked = frozenset(value.upper() for value in args.getlist("status"))
+        # Nova ignores the statuses it does not know, and refuses a list of only those.
+        statuses = asked & FILTER_STATUSES
+        if asked and not statuses:
             raise BadRequest("Invalid status value")
+        if statuses == {"DELETED"} and not call.caller.is_admin:
+            raise Forbidden("Only administrators may list deleted instances")
         name = args.get("name")
         if name is not None:
             try:
@@ -563,7 +617,7 @@ class ComputeResponses(ServiceFrontend):
             call.now,
             since=since,
             before=before,
-            status=status.upper() if status else None,
+            statuses=statuses,
             name=name,
         )
         marker = args.get("marker")
@@ -646,16 +700,30 @@ class ComputeResponses(ServiceFrontend):
         when = self.context.clock.wall(at)
         return _naive(when) if subsecond else isotime(when)
 
-    def _detail(self, call: Call, server: Server, show: bool) -> dict[str, Any]:
-        """The server body of show and list-detail, as Nova shapes it per microversion."""
+    def _detail(
+        self, call: Call, server: Server, show: bool, rebuild: bool = False
+    ) -> dict[str, Any]:
+        """The server body of show and list-detail, as Nova's view builder shapes it per
+        microversion; with ``rebuild``, the body of a rebuild's answer, which leaves
+        out what only 2.75 added to it (zone, config drive, launch times, extended
+        attributes and states, volumes, host status) and ``user_data``."""
         f = server.fields
         version = call.version
         admin = call.caller.is_admin
+        full = not rebuild or version >= (2, 75)
         flavor = self.backend.flavors[f["flavor_id"]]
+        # A build request has no updated_at yet: Nova shows the time of the request.
+        updated = call.now if server.build_request else server.updated_at
+        addresses = f["addresses"]
+        if not full:
+            addresses = {
+                net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
+                for net, entries in addresses.items()
+            }
         body: dict[str, Any] = {
             "accessIPv4": "",
             "accessIPv6": "",
-            "addresses": f["addresses"],
+            "addresses": addresses,
             "created": self._time(server.created_at),
             "flavor": self._server_flavor(call, flavor),
             "hostId": server.host_id(),
@@ -667,7 +735,7 @@ class ComputeResponses(ServiceFrontend):
             "status": f["status"],
             "tenant_id": server.project_id,
             "user_id": server.user_id,
-            "updated": self._time(server.updated_at),
+            "updated": self._time(updated),
             "OS-DCF:diskConfig": "MANUAL",
         }
         fault = f["fault"]
@@ -677,27 +745,39 @@ class ComputeResponses(ServiceFrontend):
                 "created": self._time(fault["created"]),
                 "message": fault["message"],
             }
+            # Nova keeps the failure's traceback as the fault's details, shown to
+            # admins (and to anyone for a fault that is not a 500).
+            if admin or fault["code"] != 500:
+                body["fault"]["details"] = _traceback(fault["message"])
         if f["status"] in PROGRESS_STATUSES:
             body["progress"] = f["progress"]
-        if f["addresses"]:
-            body["security_groups"] = [{"name": "default"}]
-        body["OS-EXT-AZ:availability_zone"] = "nova" if f["host"] else ""
-        body["config_drive"] = ""
-        body["key_name"] = server.request.get("key_name")
-        body["OS-SRV-USG:launched_at"] = self._time(f["launched_at"], subsecond=True)
-        body["OS-SRV-USG:terminated_at"] = self._time(f["terminated_at"], subsecond=True)
-        if admin:
-            body.update(self._admin_attributes(call, server))
-        body["OS-EXT-STS:task_state"] = f["task_state"]
-        body["OS-EXT-STS:vm_state"] = f["vm_state"]
-        body["OS-EXT-STS:power_state"] = f["power_state"]
-        body["os-extended-volumes:volumes_attached"] = [
-            {"id": a.volume_id, **({"delete_on_termination": False} if version >= (2, 3) else {})}
-            for a in server.attachments.values()
-        ]
+        if full:
+            body["OS-EXT-AZ:availability_zone"] = f.get("zone") or ""
+            body["config_drive"] = ""
+        if full or version >= (2, 54):
+            body["key_name"] = server.request.get("key_name")
+        if full:
+            body["OS-SRV-USG:launched_at"] = self._time(f["launched_at"], subsecond=True)
+            body["OS-SRV-USG:terminated_at"] = self._time(f["terminated_at"], subsecond=True)
+            if f["addresses"]:
+                body["security_groups"] = [{"name": "default"}]
+        extended = admin and full
+        if extended:
+            body.update(self._admin_attributes(call, server, user_data=not rebuild))
+        if full:
+            body["OS-EXT-STS:task_state"] = f["task_state"]
+            body["OS-EXT-STS:vm_state"] = f["vm_state"]
+            body["OS-EXT-STS:power_state"] = f["power_state"]
+            body["os-extended-volumes:volumes_attached"] = [
+                {
+                    "id": a.volume_id,
+                    **({"delete_on_termination": False} if version >= (2, 3) else {}),
+                }
+                for a in server.attachments.values()
+            ]
         if version >= (2, 9):
             body["locked"] = False
-        if version >= (2, 16) and admin:
+        if version >= (2, 16) and admin and full:
             body["host_status"] = "UP" if f["host"] and not server.deleted else ""
         if version >= (2, 19):
             body["description"] = server.request.get("description")
@@ -709,32 +789,40 @@ class ComputeResponses(ServiceFrontend):
             body["server_groups"] = []
         if version >= (2, 73):
             body["locked_reason"] = None
-        if version >= (2, 96):
-            body["pinned_availability_zone"] = None
+        if version >= (2, 90) and not extended:
+            # 2.90 shows the hostname to everyone; admins see it with the others.
+            body["OS-EXT-SRV-ATTR:hostname"] = _hostname(server.name)
+        if version >= (2, 96) and full:
+            body["pinned_availability_zone"] = server.request.get("availability_zone") or None
         if version >= (2, 100):
             body["scheduler_hints"] = {}
         return body
 
-    def _admin_attributes(self, call: Call, server: Server) -> dict[str, Any]:
+    def _admin_attributes(
+        self, call: Call, server: Server, user_data: bool = True
+    ) -> dict[str, Any]:
         f = server.fields
         spawned = f["host"] is not None
+        # A build request has no database id yet, so Nova's name template gives "".
+        name = "" if server.build_request else f"instance-{server.index:08x}"
         attributes: dict[str, Any] = {
             "OS-EXT-SRV-ATTR:host": f["host"],
-            "OS-EXT-SRV-ATTR:instance_name": f"instance-{server.index:08x}",
+            "OS-EXT-SRV-ATTR:instance_name": name,
             "OS-EXT-SRV-ATTR:hypervisor_hostname": f["host"],
         }
         if call.version >= (2, 3):
             attributes.update(
                 {
-                    "OS-EXT-SRV-ATTR:hostname": re.sub(r"[^a-z0-9-]", "-", server.name.lower()),
+                    "OS-EXT-SRV-ATTR:hostname": _hostname(server.name),
                     "OS-EXT-SRV-ATTR:kernel_id": "",
                     "OS-EXT-SRV-ATTR:launch_index": 0,
                     "OS-EXT-SRV-ATTR:ramdisk_id": "",
                     "OS-EXT-SRV-ATTR:reservation_id": "r-" + server.id[:8],
                     "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda" if spawned else None,
-                    "OS-EXT-SRV-ATTR:user_data": server.request.get("user_data"),
                 }
             )
+            if user_data:
+                attributes["OS-EXT-SRV-ATTR:user_data"] = server.request.get("user_data")
         return attributes
 
     def _server_flavor(self, call: Call, flavor: Flavor) -> dict[str, Any]:
@@ -761,6 +849,11 @@ class ComputeResponses(ServiceFrontend):
         if call.version >= (2, 98):
             image["properties"] = {"architecture": "x86_64"}
         return image
+
+
+def _hostname(name: str) -> str:
+    """Nova's hostname of a server name (utils.sanitize_hostname, roughly)."""
+    return re.sub(r"[^a-z0-9-]", "-", name.lower())
 
 
 def _traceback(message: str | None) -> str:

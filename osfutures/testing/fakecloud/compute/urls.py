@@ -10,13 +10,17 @@ if TYPE_CHECKING:
     from .responses import ComputeResponses
 
 SERVER = "/v2.1/servers/<server_id>"
+#: Nova's version documents answer whatever the method (its versions applications
+#: read none).
+ANY = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def routes(r: ComputeResponses) -> list[Route]:
     """Return the compute routes, answered by ``r``."""
     return [
-        Route("/", ("GET",), r.versions, public=True, framed=False),
-        Route("/v2.1/", ("GET",), r.version, public=True),
+        Route("/", ANY, r.versions, public=True, framed=False, request_ids=False),
+        Route("/v2/", ANY, r.version_v2, public=True, framed=False),
+        Route("/v2.1/", ANY, r.version, public=True),
         Route("/v2.1/servers", ("GET",), r.list_servers),
         Route("/v2.1/servers/detail", ("GET",), r.list_servers_detail),
         Route("/v2.1/servers", ("POST",), r.create_server),
