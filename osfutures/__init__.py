@@ -28,6 +28,7 @@ from osfutures.retrying import DEFAULT_RETRY, DEFAULT_WAIT, retrying
 from osfutures.units import combine
 from osfutures.watch import (
     GONE,
+    NOT_LISTED,
     Batch,
     BatchMember,
     Explanation,
@@ -70,6 +71,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "DEFAULT_TIMEOUT",
     "DEFAULT_WAIT",
     "GONE",
+    "NOT_LISTED",
     "RECORD_VERSION",
     "Attempt",
     "Batch",

@@ -38,7 +38,7 @@ from osfutures._probes import Answer, BatchContractError, Fetched, Listed
 from osfutures._watch import Watch
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, retry_after
-from osfutures.watch import Batch
+from osfutures.watch import NOT_LISTED, Batch
 
 __all__ = ["SWEEP", "URGENT", "Group", "Schedule", "endpoint_of"]
 
@@ -440,6 +440,10 @@ class Schedule:
             member = items.get(item)
             if member is None:
                 continue
+            if value is NOT_LISTED:
+                for watch in group.answered(item):
+                    self._go_solo(group, watch, now)  # its own fetch says what it is
+                continue
             if twins and item in twins:
                 for twin in list(twins[item]):  # one that ends leaves the list
                     moved |= self._judge(group, twin, value, None, now)
@@ -522,6 +526,8 @@ class Schedule:
         ):
             return
         for item, value in answer.found.items():
+            if value is NOT_LISTED:
+                continue  # says nothing; the next answer says it again
             for watch in group.answered(item):
                 if watch not in group.unseen:  # those are asked for again anyway
                     self._judge(group, watch, value, None, now)

@@ -16,7 +16,16 @@ from typing import Any
 from osfutures.errors import OperationFailed, OperationTimeout, PollingFailed, ResourceGone
 from osfutures.future import OperationFuture, Unmade
 from osfutures.policy import PollInterval
-from osfutures.watch import Batch, Explanation, Gone, OnGone, Reader, States, Verdict
+from osfutures.watch import (
+    NOT_LISTED,
+    Batch,
+    Explanation,
+    Gone,
+    OnGone,
+    Reader,
+    States,
+    Verdict,
+)
 
 __all__ = ["Held", "Watch"]
 
@@ -110,6 +119,11 @@ class Watch:
                     self.last = value.last  # its last record: what a deletion gives
                 self._judge_gone(elapsed, recorded)
                 return None
+            if value is NOT_LISTED:
+                raise TypeError(
+                    f"the fetch of {self.describe()} returned NOT_LISTED, which only a"
+                    " Batch's fetch_many may answer"
+                )
             self.gone_seen = 0
             self.last = value
             self.seen_at = now

@@ -22,6 +22,7 @@ from osfutures._checks import check_count, require_callable, require_hashable, r
 
 __all__ = [
     "GONE",
+    "NOT_LISTED",
     "Batch",
     "BatchMember",
     "Explanation",
@@ -85,6 +86,21 @@ class Explanation:
 
 #: An object that no longer exists, nothing more known (see :class:`Gone`).
 GONE: Final = Gone()
+
+
+class _NotListed:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_LISTED"
+
+
+#: What a :class:`Batch`'s ``fetch_many`` maps an item to when its listing stopped
+#: showing the object without saying why: the operation is fetched on its own, which
+#: settles whether it is gone. A ``changes_only`` listing needs it, since an item it
+#: leaves out is taken as unchanged (Nova deletes a server that is still a build
+#: request without a ``DELETED`` entry). Only ``fetch_many`` may return it.
+NOT_LISTED: Final = _NotListed()
 
 #: Reads one field (status, progress, fault) of a fetched object.
 Getter = Callable[[Any], Any]
@@ -186,16 +202,17 @@ class Batch:
     together: one call of ``fetch_many(items)`` per poll cycle, with the item of
     every watched operation of that key (an operation joins with
     ``watch(..., batch=batch.member(item))``). It returns a mapping from item to the
-    fetched object (or :data:`GONE`). An item it leaves out is fetched on its own
-    with that operation's ``fetch``, which settles whether it is gone or was merely
-    not listed.
+    fetched object (or :data:`GONE`). An item it leaves out (or maps to
+    :data:`NOT_LISTED`) is fetched on its own with that operation's ``fetch``, which
+    settles whether it is gone or was merely not listed.
 
     With ``changes_only``, the answer holds only the items whose object changed since
     the batch's previous answer (an item it leaves out is as it was last seen), so
     a cycle costs what changed, not what is watched: at a hundred thousand pending
     operations this is the difference between milliseconds and a second per cycle.
     A member that no answer has carried yet (its ``initial`` object does not count)
-    and is left out is still fetched on its own, once.
+    and is left out is still fetched on its own, once; so is one the answer maps to
+    :data:`NOT_LISTED`.
 
     A listing costs about the same for one operation as for a thousand, so a batch
     is polled as a whole: as often as its tightest member's ``interval`` asks while

@@ -32,7 +32,7 @@ from typing import Any
 from openstack import exceptions as os_exc
 from openstack.compute.v2.server import Server
 
-from osfutures.watch import GONE
+from osfutures.watch import GONE, NOT_LISTED
 
 __all__ = [
     "ChangesSinceLister",
@@ -159,9 +159,14 @@ class ChangesSinceLister(Lister):
     sets :attr:`step_back` to that much (a change would otherwise be missed until the
     server changes again).
 
-    One thing no window can show: Nova deletes a server that has no host yet (still
-    a build request, or in a cell before a compute took it) without stamping it, so
-    it vanishes without a ``DELETED`` entry; only a GET (404) tells.
+    One thing no window can show: Nova deletes a server that is still a build request
+    without a trace, so it vanishes without a ``DELETED`` entry. Nova lists every
+    build request whatever ``changes-since`` says, so a watched server listed while
+    ``scheduling`` that a later listing lacks was deleted, or became an instance that
+    no compute host has saved yet (Nova stamps none before: ``changes-since`` misses it
+    for a moment). Such a server is answered :data:`~osfutures.watch.NOT_LISTED` until a
+    listing or a GET shows it again: the monitor GETs it, and a 404 is believed as for
+    any new object.
     """
 
     incremental = True
@@ -179,6 +184,11 @@ class ChangesSinceLister(Lister):
         self._moved: set[Hashable] = set()
         self._fresh: set[Hashable] = set()
         self._fresh_before: set[Hashable] = set()
+        # The watched ids the last listing showed while scheduling (build requests,
+        # which every listing shows), and those a listing then lacked (see the class's
+        # "One thing no window can show").
+        self._scheduling: set[Hashable] = set()
+        self._vanished: set[Hashable] = set()
         #: Listing requests made, and the server records they returned (for tests and
         #: benchmarks).
         self.requests = 0
@@ -190,7 +200,8 @@ class ChangesSinceLister(Lister):
             self._cycle(ids)
             self._moved.difference_update(ids)
             seen = self._seen
-            return {i: seen[i] for i in ids if i in seen}
+            found = {i: seen[i] for i in ids if i in seen}
+            return self._with_vanished(ids, found)
 
     def fetch_changes(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         """Like :meth:`fetch_many`, but only the ids whose copy moved since an answer
@@ -200,7 +211,14 @@ class ChangesSinceLister(Lister):
             seen = self._seen
             found = {i: seen[i] for i in ids if i in self._moved and i in seen}
             self._moved.difference_update(found)
-            return found
+            return self._with_vanished(ids, found)
+
+    def _with_vanished(
+        self, ids: Sequence[Hashable], found: dict[Hashable, Any]
+    ) -> dict[Hashable, Any]:
+        if self._vanished:
+            found.update((i, NOT_LISTED) for i in ids if i in self._vanished)
+        return found
 
     def _cycle(self, ids: Sequence[Hashable]) -> None:
         """List the changes since the window's start; move the window (under the lock)."""
@@ -210,6 +228,8 @@ class ChangesSinceLister(Lister):
         # batch for that GET, so a change listed meanwhile is not lost.
         watched = wanted.union(seen)
         newest, newest_text = self._since, ""
+        shown: set[Hashable] = set()
+        scheduling: set[Hashable] = set()
         connection = self._proxy._get_connection()
         microversion = Server._get_microversion(self._proxy)
         for page in self._pages(_iso(self._since - self.step_back), microversion):
@@ -226,6 +246,9 @@ class ChangesSinceLister(Lister):
                 sid = body.get("id")
                 if sid not in watched:
                     continue
+                shown.add(sid)
+                if task == "scheduling":
+                    scheduling.add(sid)
                 now = _state_of_body(body)
                 if state.get(sid) == now:
                     continue  # listed again unchanged
@@ -233,8 +256,11 @@ class ChangesSinceLister(Lister):
                 state[sid] = now
                 moved.add(sid)
         self._since = _second(newest)
+        self._vanished = (self._vanished | self._scheduling) - shown
+        self._scheduling = scheduling
         # Forget what nobody watches any more, so the cache stays small.
         keep = wanted | self._fresh | self._fresh_before
+        self._vanished &= keep
         for stale in seen.keys() - keep:
             del seen[stale]
             state.pop(stale, None)
@@ -268,6 +294,7 @@ class ChangesSinceLister(Lister):
     def _fetched(self, obj: Any) -> None:
         sid = obj.id
         self._fresh.add(sid)
+        self._vanished.discard(sid)
         now = _state_of_server(self._seen[sid])
         if self._state.get(sid) != now:
             self._state[sid] = now

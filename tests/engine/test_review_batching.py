@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from osfutures import (
+    NOT_LISTED,
     Batch,
     ManualClock,
     Monitor,
@@ -85,6 +86,34 @@ def test_a_changes_only_member_its_own_fetch_saw_is_fetched_once_not_every_cycle
             assert isinstance(items, list)
             schedule.answered(item, Listed(items, {}, None), now)
     assert own_fetches == 0, "seen by its own fetch, it is sent on its own again"
+
+
+def test_a_member_a_changes_only_answer_no_longer_vouches_for_is_fetched_on_its_own(
+    schedule: Schedule,
+) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=True)
+    watch = member(batch, "a")
+    schedule.add(watch)
+    list_group(schedule, 1.0, {"a": {"status": "BUILD"}})
+    assert not watch.solo
+    # Leaving it out would mean "unchanged"; NOT_LISTED means "ask it yourself".
+    list_group(schedule, 3.0, {"a": NOT_LISTED})
+    assert watch.solo and schedule.next_ready(3.0) is watch
+    schedule.board()
+    schedule.answered(watch, Fetched(None, None), now=3.1)
+    assert isinstance(watch.future.exception(timeout=0), ResourceGone)
+
+
+def test_a_fetch_of_one_that_answers_not_listed_fails_its_operation_clearly(
+    schedule: Schedule,
+) -> None:
+    watch = make_watch(timeout=1000.0, interval=BACKOFF)
+    schedule.add(watch)
+    assert schedule.next_ready(watch.next_poll) is watch
+    schedule.board()
+    schedule.answered(watch, Fetched(NOT_LISTED, None), now=watch.next_poll)
+    error = watch.future.exception(timeout=0)
+    assert isinstance(error, TypeError) and "only a Batch's fetch_many" in str(error)
 
 
 class ChangesLister:

@@ -16,7 +16,7 @@ from osfutures.testing import FakeCloud
 from osfutures.testing.fakecloud.scenario import DEFAULT_RULES, NameRule, Outcome, Scenario
 from osfutures.watch import Verdict
 
-from .conftest import BUILD_SECONDS
+from .conftest import BUILD_SECONDS, requests
 
 SERVERS_DETAIL = "GET /compute/v2.1/servers/detail"
 
@@ -148,3 +148,20 @@ def test_a_server_deleted_while_its_create_is_watched_fails_at_once(
     error = future.exception(timeout=30)
     assert isinstance(error, osfutures.ResourceGone), "not a wait for the deadline"
     assert error.resource is not None and error.resource.status == "DELETED"
+
+
+def test_a_server_deleted_while_still_a_build_request_fails_its_create(
+    monitor: osfutures.Monitor,
+) -> None:
+    # Scheduling is a build's first 15%: 9 s here, time to list it and delete it.
+    with FakeCloud(seed=7, scenario=Scenario.fast(seed=7, duration=60)) as cloud:
+        conn = osfutures.wrap(cloud.connect(), monitor=monitor)
+        future = conn.compute.create_server_async(name="unscheduled", timeout=600, **_boot(conn))
+        deadline = time.monotonic() + 10
+        while requests(cloud, SERVERS_DETAIL) == 0:  # listed once, as a build request
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        conn.compute.delete_server(future.sync_res)
+        assert conn.compute.find_server(future.sync_res.id) is None, "gone without a trace"
+        error = future.exception(timeout=30)
+        assert isinstance(error, osfutures.ResourceGone), "not a wait for the deadline"

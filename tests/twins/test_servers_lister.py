@@ -26,9 +26,10 @@ from osfutures.openstack.kinds import KINDS
 from osfutures.testing import FakeCloud, ManualClock
 from osfutures.testing.fakecloud.compute import responses as compute_responses
 from osfutures.testing.fakecloud.scenario import Scenario
-from osfutures.watch import Gone
+from osfutures.watch import GONE, NOT_LISTED, Gone
 
 SERVERS_DETAIL = "GET /compute/v2.1/servers/detail"
+SERVER_GET = "GET /compute/v2.1/servers/{server_id}"
 
 
 @pytest.fixture
@@ -378,3 +379,34 @@ def test_the_first_window_reaches_back_the_allowance(conn: Any) -> None:
     lister = _lister(conn)
     ago = datetime.now(timezone.utc) - lister._since
     assert timedelta(minutes=5) <= ago < timedelta(minutes=5, seconds=2)
+
+
+def test_a_build_request_deleted_is_not_listed_until_something_shows_it(
+    cloud: FakeCloud, conn: Any, boot: Callable[[str], str]
+) -> None:
+    sid = boot("never-scheduled")
+    lister = _lister(conn)
+    assert lister.fetch_changes([sid])[sid].task_state == "scheduling"
+    # Still a build request: Nova deletes it without a trace, no DELETED entry.
+    conn.compute.delete_server(sid)
+    assert lister.fetch_changes([sid]) == {sid: NOT_LISTED}, "not 'unchanged'"
+    assert lister.fetch_one(sid) is GONE
+    assert lister.fetch_many([sid]) == {sid: NOT_LISTED}, "until a listing or GET shows it"
+
+
+def test_a_build_request_scheduled_is_followed_by_listings_alone(
+    cloud: FakeCloud, conn: Any, boot: Callable[[str], str]
+) -> None:
+    sids = [boot(f"b{i}") for i in range(3)]
+    lister = _lister(conn)
+    tasks: set[Any] = set()
+    statuses: dict[str, str] = {}
+    for _ in range(40):
+        for sid, copy in lister.fetch_changes(sids).items():
+            assert copy is not NOT_LISTED
+            tasks.add(copy.task_state)
+            statuses[sid] = copy.status
+        cloud.advance(0.25)
+    assert statuses == dict.fromkeys(sids, "ACTIVE")
+    assert {"scheduling", None, "spawning"} <= tasks
+    assert cloud.stats()["requests"].get(SERVER_GET, 0) == 0
