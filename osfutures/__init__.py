@@ -40,13 +40,13 @@ from osfutures.watch import (
 )
 
 if TYPE_CHECKING:
-    from osfutures.http import StatusConvention, request_async, request_async_r
+    from osfutures.http import StatusCollection, StatusConvention, request_async, request_async_r
     from osfutures.openstack import AsyncConnection, connect, wrap
 
 __version__ = "0.1.0.dev0"
 
 _OPENSTACK = ("AsyncConnection", "connect", "wrap")
-_HTTP = ("StatusConvention", "request_async", "request_async_r")
+_HTTP = ("StatusCollection", "StatusConvention", "request_async", "request_async_r")
 
 
 def __getattr__(name: str) -> Any:
@@ -97,6 +97,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "ResourceGone",
     "RetriesExhausted",
     "States",
+    "StatusCollection",
     "StatusConvention",
     "SystemClock",
     "UnitFailed",

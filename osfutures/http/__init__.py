@@ -9,10 +9,11 @@ and what its answers mean. See :doc:`/http`.
 
 Modules, one job each: ``_transport`` sends requests by the credentials rule,
 ``_convention`` reads a service's answers, ``_polling`` turns a status answer into
-an observation, ``_request`` starts operations.
+an observation, ``_collection`` lists many operations' states in one request,
+``_request`` starts operations.
 """
 
-from osfutures.http._convention import StatusConvention
+from osfutures.http._convention import StatusCollection, StatusConvention
 from osfutures.http._request import (
     DEFAULT_REQUEST_TIMEOUT,
     HTTP_RETRY,
@@ -23,6 +24,7 @@ from osfutures.http._request import (
 __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
     "HTTP_RETRY",
+    "StatusCollection",
     "StatusConvention",
     "request_async",
     "request_async_r",

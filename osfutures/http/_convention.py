@@ -8,10 +8,86 @@ from typing import Any
 
 import requests
 
-from osfutures._checks import require_callable
+from osfutures._checks import check_count, require_callable, require_instance
 from osfutures.watch import States, Verdict
 
-__all__ = ["DEFAULT_CONVENTION", "StatusConvention"]
+__all__ = ["DEFAULT_CONVENTION", "StatusCollection", "StatusConvention"]
+
+
+@dataclass(frozen=True)
+class StatusCollection:
+    """A service's endpoint that answers for many operations in one GET: with it,
+    the monitor lists the operations it watches there instead of GETting each status
+    URL, as it lists OpenStack servers.
+
+    ``StatusCollection("/v1/operations", param="id")`` polls the operations at
+    ``/v1/operations/a``, ``/v1/operations/b``, ... with ``GET
+    /v1/operations?id=a,b``, and reads each entry of the answer's list as that
+    operation's status answer. Only operations that share the request's origin, the
+    session they were started with (pass the same ``session=``: operations started
+    each on a session of its own are polled each on its own), the credentials passed
+    with it and the convention are listed together: a listing is sent with the
+    first one's credentials.
+
+    An entry says only that an operation still runs: once an entry shows a state
+    that ends it (or no state), or the answer leaves an operation out, that
+    operation's own status URL is read, and its answer (its result, its failure's
+    explanation, the GET of a result it points to) is the operation's, exactly as
+    without a collection. The saving is every poll while operations run.
+
+    Attributes:
+        url: the collection's URL, resolved against each operation's status URL
+            (``"/v1/operations"``, ``"../operations"``, or absolute).
+        param: the query parameter naming the operations listed; ``None``: the
+            collection lists every operation (of the caller) without being told
+            which, paged by :attr:`next_link`.
+        separator: joins the ids in one value of ``param`` (``?id=a,b``); ``None``
+            repeats the parameter (``?id=a&id=b``).
+        operation_id: an operation's id in the collection, from its absolute
+            status URL; default: the URL's last path segment.
+        items: the field(s) of the answer's JSON body holding the list of entries
+            (a body that is a list is the list itself), or a callable taking the
+            body.
+        entry_id: the field of an entry holding its operation's id.
+        next_link: the field(s) of the body holding the URL of the next page, if
+            any (only followed for a collection that lists every operation).
+        max_ids: how many ids one request names; more operations take several
+            requests.
+
+    Raises:
+        TypeError: a field is of the wrong type.
+        ValueError: ``url`` or a list of names is empty, ``max_ids`` is not a
+            positive integer.
+    """
+
+    url: str
+    param: str | None = "id"
+    separator: str | None = ","
+    operation_id: Callable[[str], str] | None = None
+    items: Sequence[str] | Callable[[Any], Any] = ("value", "operations", "items", "data")
+    entry_id: str = "id"
+    next_link: Sequence[str] = ("nextLink", "next")
+    max_ids: int = 50
+
+    def __post_init__(self) -> None:
+        require_instance("StatusCollection(url)", self.url, str)
+        if not self.url.strip():
+            raise ValueError("StatusCollection(url): need the collection's URL, got ''")
+        require_instance("StatusCollection(param)", self.param, str, optional=True)
+        if self.param == "":
+            raise ValueError("StatusCollection(param): need a parameter name or None, got ''")
+        require_instance("StatusCollection(separator)", self.separator, str, optional=True)
+        require_callable("StatusCollection(operation_id)", self.operation_id, optional=True)
+        if not callable(self.items):
+            items = _names("StatusCollection(items)", self.items)
+            if not items:
+                raise ValueError("StatusCollection(items): need at least one field name")
+            object.__setattr__(self, "items", items)
+        require_instance("StatusCollection(entry_id)", self.entry_id, str)
+        if not self.entry_id:
+            raise ValueError("StatusCollection(entry_id): need the entries' id field, got ''")
+        object.__setattr__(self, "next_link", _names("StatusCollection(next_link)", self.next_link))
+        check_count("StatusCollection(max_ids)", self.max_ids)
 
 
 @dataclass(frozen=True)
@@ -60,6 +136,9 @@ class StatusConvention:
             :class:`requests.Response` (e.g. ``lambda r: r.json()``); ``None``: the
             response itself. Made when first read, on the reading thread; it also
             makes an error's ``resource`` (keep it total for status answers).
+        collection: an endpoint listing many operations' states in one request
+            (see :class:`StatusCollection`); ``None``: each status URL is polled on
+            its own.
 
     Raises:
         TypeError: a field is of the wrong type (a state set given as one string).
@@ -83,6 +162,7 @@ class StatusConvention:
     fault: Callable[[Any], str | None] | None = None
     result_location: Sequence[str] = ("resourceLocation", "resource_location")
     result: Callable[[requests.Response], Any] | None = None
+    collection: StatusCollection | None = None
     _states: States = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +178,9 @@ class StatusConvention:
         require_callable("StatusConvention(status_url)", self.status_url, optional=True)
         require_callable("StatusConvention(fault)", self.fault, optional=True)
         require_callable("StatusConvention(result)", self.result, optional=True)
+        require_instance(
+            "StatusConvention(collection)", self.collection, StatusCollection, optional=True
+        )
         sets = {}
         for name in ("succeeded", "failed", "pending"):
             value = getattr(self, name)

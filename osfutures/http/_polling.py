@@ -24,7 +24,18 @@ from osfutures.http._transport import REDIRECTS, Client, absolute, safe_url, tra
 from osfutures.policy import is_transient, seconds_to_wait
 from osfutures.watch import GONE, Gone, Reader, Verdict
 
-__all__ = ["READER", "Poll", "Poller", "failed", "is_fatal", "ready", "retryable"]
+__all__ = [
+    "READER",
+    "Poll",
+    "Poller",
+    "error_answer",
+    "failed",
+    "is_fatal",
+    "json_of",
+    "ready",
+    "retryable",
+    "wait_of",
+]
 
 _GONE_STATUSES = frozenset({404, 410})
 
@@ -117,14 +128,14 @@ class Poller:
         """The 202 answer as the first observation: the state and ``Retry-After``
         it gives, never a verdict (the status URL's answers decide)."""
         state = progress = None
-        body = _json(response)
+        body = json_of(response)
         if body is not None:
             try:
                 state = self.convention._state_of(body)
                 progress = self.convention._progress_of(body)
             except Exception:  # a convention's reader that trips: the polls will say so
                 state = progress = None
-        return Poll(response, None, state, progress, wait=_wait(response))
+        return Poll(response, None, state, progress, wait=wait_of(response))
 
     def poll(self) -> Poll | Gone:
         """GET the status URL once and read its answer (the monitor's ``fetch``).
@@ -142,14 +153,14 @@ class Poller:
         if code in _GONE_STATUSES:
             return GONE  # an operation over, or one that never was: OnGone decides
         if code >= 400:
-            raise _error_answer(response, "status URL")
+            raise error_answer(response, "status URL")
         if not 200 <= code < 300:
             where = "a redirect without a Location" if code in REDIRECTS else f"a {code}"
             raise ValueError(f"status URL {safe_url(self.url)} answered {where}")
-        wait = _wait(response)
+        wait = wait_of(response)
         if code == 204:
             return self._done(response, wait)
-        body = _json(response)
+        body = json_of(response)
         if body is None and code != 202:
             content = response.headers.get("Content-Type") or "no Content-Type"
             raise ValueError(
@@ -201,7 +212,7 @@ class Poller:
         response = self.client.fetch(url, see_other=True)
         if not 200 <= response.status_code < 300:
             if response.status_code >= 400:
-                raise _error_answer(response, "result location")
+                raise error_answer(response, "result location")
             raise ValueError(f"result location {safe_url(url)} answered {response.status_code}")
         return self._done(response, None, state, progress)
 
@@ -217,7 +228,7 @@ class Poller:
         )
 
 
-def _json(response: requests.Response) -> Any:
+def json_of(response: requests.Response) -> Any:
     """The answer's body as JSON, or None if it is empty or not JSON."""
     if not response.content:
         return None
@@ -227,11 +238,12 @@ def _json(response: requests.Response) -> Any:
         return None
 
 
-def _wait(response: requests.Response) -> float | None:
+def wait_of(response: requests.Response) -> float | None:
+    """The seconds the answer's ``Retry-After`` asks for, or None."""
     return seconds_to_wait(response.headers.get("Retry-After"))
 
 
-def _error_answer(response: requests.Response, what: str) -> requests.HTTPError:
+def error_answer(response: requests.Response, what: str) -> requests.HTTPError:
     """An error answer as an error naming it, without the URL's query (a signed
     status URL carries its signature there)."""
     reason = response.reason or ""

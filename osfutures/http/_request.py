@@ -30,6 +30,7 @@ from tenacity.wait import wait_base
 from osfutures._checks import check_number, check_timeout, require_instance
 from osfutures.errors import PollingFailed
 from osfutures.future import OperationFuture, Unmade
+from osfutures.http._collection import collection_member
 from osfutures.http._convention import DEFAULT_CONVENTION, StatusConvention
 from osfutures.http._polling import READER, Poller, failed, is_fatal, ready, retryable
 from osfutures.http._transport import (
@@ -379,6 +380,10 @@ def _follow(
     except Exception as error:
         return _over(monitor, label, request, response, error=error)
     poller = Poller(client, convention, status_url)
+    try:
+        member = collection_member(client, convention, status_url)
+    except Exception as error:
+        return _over(monitor, label, request, response, error=error)
     return monitor.watch(
         poller.poll,
         ready=ready,
@@ -393,6 +398,7 @@ def _follow(
         sync_res=response,
         initial=poller.accepted(response),
         is_fatal=is_fatal,
+        batch=member,
     )
 
 

@@ -171,6 +171,10 @@ class Client:
         request_timeout: each request's own time limit (requests' ``timeout``).
         other_hosts: fetch URLs on other origins without credentials, instead of
             refusing them.
+
+    Attributes:
+        poll_options: what a GET of the request's origin sends besides the session:
+            the caller's credentials and transport settings.
     """
 
     def __init__(
@@ -197,7 +201,7 @@ class Client:
             poll["headers"] = {
                 k: v for k, v in dict(poll["headers"]).items() if not _body_header(str(k))
             }
-        self._poll_options = poll
+        self.poll_options = poll
         self._bare: requests.Session | None = None
         self._lock = threading.Lock()
 
@@ -226,7 +230,7 @@ class Client:
             Exception: the transport's error.
         """
         if origin(url) == self.origin:
-            options = dict(self._poll_options)
+            options = dict(self.poll_options)
             options["timeout"] = self.request_timeout
             if self.keystone:
                 response: requests.Response = self.session.request(
