@@ -132,6 +132,15 @@ class StatusConvention:
             ``message``, ``detail``, ``statusDescription`` or ``reason``.
         result_location: fields of a successful status body naming where the
             result is (fetched with a GET, which becomes the result).
+        final_state: where a successful operation's result is, as Azure's
+            ``final-state-via`` says it: ``"status"``, the final status answer (or
+            the GET of its ``result_location``); ``"location"``, the GET of the 202's
+            ``Location`` (when it has one); ``"original-uri"``, the GET of the
+            request's URL. ``None`` (the default) does what Azure's SDKs do: a
+            ``result_location`` first; then, when the 202 named its status with
+            ``Operation-Location`` or ``Azure-AsyncOperation``, the request's URL
+            for a ``PUT`` or ``PATCH`` and the 202's ``Location`` for a ``POST``;
+            else the final status answer.
         result: makes the future's result from the final
             :class:`requests.Response` (e.g. ``lambda r: r.json()``); ``None``: the
             response itself. Made when first read, on the reading thread; it also
@@ -161,6 +170,7 @@ class StatusConvention:
     )
     fault: Callable[[Any], str | None] | None = None
     result_location: Sequence[str] = ("resourceLocation", "resource_location")
+    final_state: str | None = None
     result: Callable[[requests.Response], Any] | None = None
     collection: StatusCollection | None = None
     _states: States = field(init=False, repr=False, compare=False)
@@ -176,6 +186,11 @@ class StatusConvention:
                     raise ValueError(f"StatusConvention({name}): need at least one field name")
                 object.__setattr__(self, name, value)
         require_callable("StatusConvention(status_url)", self.status_url, optional=True)
+        if self.final_state not in _FINAL_STATES:
+            raise ValueError(
+                f"StatusConvention(final_state): expected one of"
+                f" {', '.join(map(repr, _FINAL_STATES))}, got {self.final_state!r}"
+            )
         require_callable("StatusConvention(fault)", self.fault, optional=True)
         require_callable("StatusConvention(result)", self.result, optional=True)
         require_instance(
@@ -228,6 +243,24 @@ class StatusConvention:
                 return value
         return None
 
+    def _final_url(
+        self, method: str, url: str, response: requests.Response
+    ) -> tuple[str | None, bool]:
+        """Where a successful operation's result is fetched (maybe relative to
+        ``url``), or None for its final status answer; and whether that comes before
+        a status body's ``result_location`` (see ``final_state``)."""
+        location = response.headers.get("Location") or None
+        if self.final_state == "location":
+            return location, True
+        if self.final_state == "original-uri":
+            return url, True
+        if self.final_state is None and any(h in response.headers for h in _AZURE_HEADERS):
+            if method in ("PUT", "PATCH"):
+                return url, False
+            if method == "POST":
+                return location, False
+        return None, False
+
     def _state_of(self, body: Any) -> str | None:
         """The state a status body gives, or None when it gives none."""
         value = _read(self.state, body)
@@ -255,6 +288,12 @@ class StatusConvention:
                 if isinstance(value, str) and value:
                     return value
         return None
+
+
+#: The values of ``StatusConvention(final_state)``.
+_FINAL_STATES = (None, "status", "location", "original-uri")
+#: The headers that name an Azure operation's status (its "operation resource").
+_AZURE_HEADERS = ("Operation-Location", "Azure-AsyncOperation")
 
 
 def _names(arg: str, value: Any) -> tuple[str, ...]:

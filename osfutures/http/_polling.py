@@ -117,12 +117,24 @@ class Poller:
         client: sends the GETs, by the credentials rule.
         convention: how the service answers.
         url: the status URL (absolute).
+        final_url: where a successful operation's result is fetched (absolute), or
+            None for its final status answer (see ``StatusConvention.final_state``).
+        final_first: ``final_url`` comes before a status body's result location.
     """
 
-    def __init__(self, client: Client, convention: StatusConvention, url: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        convention: StatusConvention,
+        url: str,
+        final_url: str | None = None,
+        final_first: bool = False,
+    ) -> None:
         self.client = client
         self.convention = convention
         self.url = url
+        self.final_url = final_url
+        self.final_first = final_first
 
     def accepted(self, response: requests.Response) -> Poll:
         """The 202 answer as the first observation: the state and ``Retry-After``
@@ -177,7 +189,7 @@ class Poller:
         verdict = convention._verdict(state)
         if verdict is Verdict.READY:
             location = convention._result_location_of(body)
-            if location is not None:
+            if location is not None and not (self.final_url and self.final_first):
                 return self._result_at(absolute(self.url, location), state, progress)
             return self._done(response, wait, state, progress)
         if verdict is None:
@@ -214,7 +226,7 @@ class Poller:
             if response.status_code >= 400:
                 raise error_answer(response, "result location")
             raise ValueError(f"result location {safe_url(url)} answered {response.status_code}")
-        return self._done(response, None, state, progress)
+        return self._ready(response, None, state, progress)
 
     def _done(
         self,
@@ -222,6 +234,18 @@ class Poller:
         wait: float | None,
         state: str | None = None,
         progress: Any = None,
+    ) -> Poll:
+        """Success, with this answer as the result, or the GET of the final URL."""
+        if self.final_url is not None:
+            return self._result_at(self.final_url, state, progress)
+        return self._ready(response, wait, state, progress)
+
+    def _ready(
+        self,
+        response: requests.Response,
+        wait: float | None,
+        state: str | None,
+        progress: Any,
     ) -> Poll:
         return Poll(
             response, Verdict.READY, state, progress, wait=wait, make=self.convention.result

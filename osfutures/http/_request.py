@@ -379,11 +379,14 @@ def _follow(
         status_url = _status_url(response, url, convention, client)
     except Exception as error:
         return _over(monitor, label, request, response, error=error)
-    poller = Poller(client, convention, status_url)
     try:
+        final_url, final_first = convention._final_url(method, url, response)
+        if final_url is not None:
+            final_url = absolute(url, final_url)
         member = collection_member(client, convention, status_url)
     except Exception as error:
         return _over(monitor, label, request, response, error=error)
+    poller = Poller(client, convention, status_url, final_url, final_first)
     return monitor.watch(
         poller.poll,
         ready=ready,

@@ -235,9 +235,7 @@ def test_a_convention_takes_only_a_status_collection() -> None:
         StatusConvention(collection="/ops")  # type: ignore[arg-type]
 
 
-def test_an_operation_whose_id_cannot_be_read_fails_saying_so(
-    h: Harness, service: Service
-) -> None:
+def test_an_operation_whose_id_cannot_be_read_fails_saying_so(h: Harness, service: Service) -> None:
     service.on("POST", "/jobs", accepted("/"))
     future = request_async(
         "POST",

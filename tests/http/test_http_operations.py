@@ -136,10 +136,74 @@ def test_the_headers_are_read_in_order_operation_location_first(
 ) -> None:
     both = {"Operation-Location": "/ops/1", "Location": "/elsewhere"}
     service.on("POST", "/jobs", answer(202, headers=both))
-    service.on("GET", "/ops/1", status("Succeeded"))
+    service.on("GET", "/ops/1", status("Running"), status("Succeeded"))
+    service.on("GET", "/elsewhere", answer(200, {"result": 42}))
     future = request_async("POST", service.url("/jobs"), monitor=h.monitor)
-    h.step()
-    assert future.done() and service.requests("/elsewhere") == []
+    h.step(times=3)
+    # Polled at Operation-Location; the Location is where a POST's result is (Azure).
+    assert [s.path for s in service.requests(method="GET")] == ["/ops/1", "/ops/1", "/elsewhere"]
+    assert future.result(timeout=0).json() == {"result": 42}
+
+
+AZURE = {"Azure-AsyncOperation": "/ops/1"}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "final_state", "result_path"),
+    [
+        ("PUT", AZURE, None, "/things/1"),  # Azure's SDKs: a PUT's result is the resource
+        ("PATCH", AZURE, None, "/things/1"),
+        ("POST", {**AZURE, "Location": "/results/1"}, None, "/results/1"),
+        ("POST", AZURE, None, "/ops/1"),  # no Location: the final status answer
+        ("DELETE", AZURE, None, "/ops/1"),
+        ("PUT", {"Location": "/ops/1"}, None, "/ops/1"),  # not Azure's: the status answer
+        ("PUT", AZURE, "status", "/ops/1"),
+        ("POST", {**AZURE, "Location": "/results/1"}, "status", "/ops/1"),
+        ("POST", {"Location": "/ops/1"}, "original-uri", "/things/1"),
+        ("PUT", {**AZURE, "Location": "/results/1"}, "location", "/results/1"),
+    ],
+)
+def test_the_result_is_where_final_state_says(
+    h: Harness,
+    service: Service,
+    method: str,
+    headers: dict[str, str],
+    final_state: str | None,
+    result_path: str,
+) -> None:
+    service.on(method, "/things/1", answer(202, headers=headers))
+    service.on("GET", "/ops/1", status("Succeeded", at="/ops/1"))
+    for path in ("/things/1", "/results/1"):
+        service.on("GET", path, answer(200, {"at": path}))
+    convention = StatusConvention(final_state=final_state)
+    future = request_async(
+        method, service.url("/things/1"), monitor=h.monitor, convention=convention
+    )
+    h.step(times=2)
+    assert future.result(timeout=0).json()["at"] == result_path
+
+
+@pytest.mark.parametrize(
+    ("final_state", "result_path"), [(None, "/made/1"), ("original-uri", "/things/1")]
+)
+def test_a_result_location_comes_first_unless_final_state_is_named(
+    h: Harness, service: Service, final_state: str | None, result_path: str
+) -> None:
+    service.on("PUT", "/things/1", answer(202, headers=AZURE))
+    service.on("GET", "/ops/1", status("Succeeded", resourceLocation="/made/1"))
+    for path in ("/things/1", "/made/1"):
+        service.on("GET", path, answer(200, {"at": path}))
+    convention = StatusConvention(final_state=final_state)
+    future = request_async(
+        "PUT", service.url("/things/1"), monitor=h.monitor, convention=convention
+    )
+    h.step(times=2)
+    assert future.result(timeout=0).json()["at"] == result_path
+
+
+def test_a_final_state_nobody_knows_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^StatusConvention\(final_state\): expected one of"):
+        StatusConvention(final_state="azure-async-operation")
 
 
 @pytest.mark.parametrize(
