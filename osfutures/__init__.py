@@ -42,6 +42,7 @@ from osfutures.watch import (
 if TYPE_CHECKING:
     from osfutures.http import StatusCollection, StatusConvention, request_async, request_async_r
     from osfutures.openstack import AsyncConnection, connect, wrap
+    from osfutures.openstack.resuming import resume
 
 __version__ = "0.1.0.dev0"
 
@@ -56,6 +57,10 @@ def __getattr__(name: str) -> Any:
         from osfutures import openstack
 
         return getattr(openstack, name)
+    if name == "resume":  # a journal's operations, watched again (docs: journal)
+        from osfutures.openstack.resuming import resume
+
+        return resume
     if name in _HTTP:  # requests is not the engine's either
         from osfutures import http
 
@@ -110,6 +115,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "is_transient",
     "request_async",
     "request_async_r",
+    "resume",
     "retry_after",
     "retrying",
 ]

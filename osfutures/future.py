@@ -20,7 +20,7 @@ import functools
 import itertools
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import CancelledError, Future, InvalidStateError
 from concurrent.futures._base import CANCELLED as _CANCELLED
 from dataclasses import dataclass
@@ -33,7 +33,15 @@ from osfutures._checks import require_callable
 if TYPE_CHECKING:
     from osfutures._callbacks import CallbackRunner
 
-__all__ = ["RECORD_VERSION", "Attempt", "OperationFuture", "ProgressUpdate", "error_record"]
+__all__ = [
+    "RECORD_VERSION",
+    "Attempt",
+    "OperationFuture",
+    "ProgressUpdate",
+    "RecordedError",
+    "RecordedTimeout",
+    "error_record",
+]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -49,10 +57,35 @@ _ids = itertools.count(1)
 _WaitTimeout = concurrent.futures.TimeoutError
 
 
+class RecordedError(Exception):
+    """An error known only from a record (:func:`error_record`): an earlier attempt's,
+    made by a process that stopped, of an operation resumed from a journal.
+
+    Attributes:
+        type: the original error's type, as the record names it
+            (``osfutures.errors.OperationFailed``).
+    """
+
+    def __init__(self, record: Mapping[str, Any]) -> None:
+        super().__init__(str(record.get("message", "")))
+        self.type = str(record.get("type", "Exception"))
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any], *, timed_out: bool = False) -> RecordedError:
+        """The error a record describes; a :class:`RecordedTimeout` if it was a timeout."""
+        return (RecordedTimeout if timed_out else cls)(record)
+
+
+class RecordedTimeout(RecordedError, TimeoutError):
+    """A :class:`RecordedError` that was a timeout (an attempt's outcome ``timed_out``)."""
+
+
 def error_record(error: BaseException | None) -> dict[str, str] | None:
     """A JSON-able description of an exception: its type and message."""
     if error is None:
         return None
+    if isinstance(error, RecordedError):  # written again as it was first written
+        return {"type": error.type, "message": str(error)}
     kind = type(error)
     return {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(error)}
 
@@ -151,6 +184,30 @@ class Attempt:
             "error": error_record(self.error),
             "cleanup_error": error_record(self.cleanup_error),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        """An attempt as :meth:`to_dict` wrote it (in a journal, say); its errors
+        are :class:`RecordedError` objects.
+
+        Raises:
+            KeyError, TypeError, ValueError: ``data`` is not such a dict.
+        """
+
+        def recorded(key: str, timed_out: bool = False) -> RecordedError | None:
+            found = data.get(key)
+            return None if found is None else RecordedError.of(found, timed_out=timed_out)
+
+        ended_at = data.get("ended_at")
+        resource_id = data.get("resource_id")
+        return cls(
+            number=int(data["number"]),
+            started_at=float(data["started_at"]),
+            ended_at=None if ended_at is None else float(ended_at),
+            error=recorded("error", data.get("outcome") == "timed_out"),
+            cleanup_error=recorded("cleanup_error"),
+            resource_id=None if resource_id is None else str(resource_id),
+        )
 
 
 class OperationFuture(Future[T], Generic[T]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
@@ -28,11 +28,11 @@ from tenacity.wait import wait_base
 
 from osfutures._checks import check_count, check_timeout, require_callable, require_instance
 from osfutures.errors import OperationTimeout, RetriesExhausted
-from osfutures.future import Attempt, OperationFuture, passed_on
+from osfutures.future import Attempt, OperationFuture, RecordedError, passed_on
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.policy import is_retryable
 
-__all__ = ["DEFAULT_RETRY", "DEFAULT_WAIT", "retrying"]
+__all__ = ["DEFAULT_RETRY", "DEFAULT_WAIT", "resume_retrying", "retrying"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,51 @@ def retrying(
         Exception: what the first ``start`` raised, if ``retry`` rejects it, or
             what ``before`` raised before the first attempt.
     """
+    run = _prepared(
+        start,
+        cleanup,
+        try_count=try_count,
+        tout=tout,
+        timeout=timeout,
+        retry=retry,
+        stop=stop,
+        wait=wait,
+        before=before,
+        after=after,
+        before_sleep=before_sleep,
+        retry_error_callback=retry_error_callback,
+        reraise=reraise,
+        cleanup_last=cleanup_last,
+        name=name,
+        request=request,
+        monitor=monitor,
+    )
+    run.first_attempt()
+    return run.future
+
+
+def _prepared(
+    start: Start[T],
+    cleanup: Cleanup[T] | None,
+    *,
+    try_count: int,
+    tout: float | None,
+    timeout: float | None,
+    retry: retry_base | None = None,
+    stop: stop_base | None = None,
+    wait: wait_base | None = None,
+    before: Hook | None = None,
+    after: Hook | None = None,
+    before_sleep: Hook | None = None,
+    retry_error_callback: Hook | None = None,
+    reraise: bool,
+    cleanup_last: bool,
+    name: str,
+    request: Any,
+    monitor: Monitor | None,
+) -> _RetryRun[T]:
+    """Check the arguments of :func:`retrying` (or :func:`resume_retrying`) and make
+    the run, before any attempt."""
     require_callable("start", start)
     require_callable("cleanup", cleanup, optional=True)
     check_policy(
@@ -169,7 +214,7 @@ def retrying(
     check_timeout("timeout", timeout)
     if monitor is not None and not isinstance(monitor, Monitor):
         raise TypeError(f"monitor: expected a Monitor or None, got {type(monitor).__name__}")
-    run: _RetryRun[T] = _RetryRun(
+    return _RetryRun(
         start,
         cleanup,
         tout=tout,
@@ -192,7 +237,94 @@ def retrying(
         request=request,
         monitor=monitor or default_monitor(),
     )
-    run.first_attempt()
+
+
+#: What a resumed operation relaunches after: tenacity's default retry decision, and
+#: the failures of attempts made before (known only from their records). Such an
+#: attempt was being cleaned up or followed by another when its process stopped: a
+#: failure not worth retrying would have ended the operation there and then.
+_RESUMED_RETRY = tenacity.retry_if_exception(
+    lambda error: isinstance(error, RecordedError) or is_retryable(error)
+)
+
+
+def resume_retrying(
+    start: Start[T],
+    cleanup: Cleanup[T] | None = None,
+    *,
+    attempts: Sequence[Attempt],
+    current: OperationFuture[T] | None = None,
+    cleanup_pending: bool = True,
+    try_count: int = 3,
+    tout: float | None = None,
+    timeout: float | None = None,
+    reraise: bool = False,
+    cleanup_last: bool = True,
+    name: str = "operation",
+    request: Any = None,
+    monitor: Monitor | None = None,
+) -> OperationFuture[T]:
+    """Go on with a retrying operation that another process began and left (from a
+    journal's record of it): its attempts so far count against ``try_count``.
+
+    Either the last attempt still runs (``current`` is its future, watched again): it
+    is waited for, and if it fails, cleaned up and followed by the attempts left, as
+    :func:`retrying` would have. Or it had failed: it is cleaned up (if
+    ``cleanup_pending``), then the attempts left follow.
+
+    The retry policy is tenacity's default (:data:`DEFAULT_RETRY`, :data:`DEFAULT_WAIT`,
+    stop after ``try_count`` attempts): strategies and hooks are code, which no record
+    holds. The earlier attempts' errors are :class:`~osfutures.future.RecordedError`
+    objects, retried as their failures were.
+
+    Args:
+        start: starts one attempt (as for :func:`retrying`).
+        cleanup: removes what a failed attempt left (as for :func:`retrying`).
+        attempts: every attempt made so far, in order (at least one); the last one
+            running if ``current`` is given, else ended with an error.
+        current: the future of the last attempt, watched again.
+        cleanup_pending: without ``current``: the last attempt's object may still be
+            there (its cleanup had not finished).
+        try_count: the most attempts in all, those made included.
+        tout: each new attempt's timeout in seconds.
+        timeout: seconds left of the whole operation's deadline (``None``: none).
+        reraise: as for :func:`retrying`.
+        cleanup_last: as for :func:`retrying`.
+        name: what the operation is.
+        request: JSON-able description of what was asked (no secrets).
+        monitor: whose timers and callback pool to use (default monitor if None).
+
+    Returns:
+        The operation's future, its ``attempts`` those given and those to come.
+
+    Raises:
+        ValueError: ``attempts`` is empty, its last attempt does not fit ``current``
+            (running with one, ended with an error without), or an argument is out
+            of range as for :func:`retrying`.
+        TypeError: as for :func:`retrying`.
+    """
+    made = list(attempts)
+    if not made or not all(isinstance(a, Attempt) for a in made):
+        raise ValueError(f"attempts: expected the attempts made so far, got {attempts!r}")
+    last = made[-1]
+    if current is not None and last.ended_at is not None:
+        raise ValueError("attempts: the last one has ended, yet current is its running future")
+    if current is None and (last.ended_at is None or last.error is None):
+        raise ValueError("attempts: without current, the last one must have failed")
+    run = _prepared(
+        start,
+        cleanup,
+        try_count=try_count,
+        tout=tout,
+        timeout=timeout,
+        retry=_RESUMED_RETRY,
+        reraise=reraise,
+        cleanup_last=cleanup_last,
+        name=name,
+        request=request,
+        monitor=monitor,
+    )
+    run.resume(made, current, cleanup_pending=cleanup_pending)
     return run.future
 
 
@@ -301,6 +433,36 @@ class _RetryRun(Generic[T]):
 
     def first_attempt(self) -> None:
         self._before_attempt()  # a ``before`` hook that raises raises at the call
+        self._arm_deadline()
+        error = self._launch()
+        if error is None:
+            return
+        decision = self._decide(error)
+        if decision is None and self.policy_error is None:
+            raise error  # rejected outright: raise at the call, as the plain call would
+        self._after_failure(None, error, decision)
+
+    def resume(
+        self, attempts: list[Attempt], current: OperationFuture[T] | None, *, cleanup_pending: bool
+    ) -> None:
+        """Take over from the attempts another process made (see :func:`resume_retrying`)."""
+        self.future.attempts.extend(attempts)
+        self._arm_deadline()
+        self._before_attempt()  # tenacity's step into the attempt under way (or just made)
+        if current is not None:
+            self._adopt(attempts[-1], current)
+            return
+        last = attempts[-1]
+        assert last.error is not None  # checked by resume_retrying
+        failed: OperationFuture[T] | None = None
+        if cleanup_pending and last.resource_id is not None:
+            # What cleanup needs of the failed attempt: its object's id and error.
+            failed = OperationFuture(name=f"{self.future.name} attempt {last.number}")
+            failed.resource_id = last.resource_id
+            failed.set_exception(last.error)
+        self._after_failure(failed, last.error, self._decide(last.error))
+
+    def _arm_deadline(self) -> None:
         if self.deadline is not None and math.isfinite(self.deadline):
             # Attempts time out at the deadline themselves (their tout is cut to it);
             # this catches one whose future does not keep its tout.
@@ -309,13 +471,6 @@ class _RetryRun(Generic[T]):
                 self._guarded(self._deadline_passed),
                 owner=self.future,
             )
-        error = self._launch()
-        if error is None:
-            return
-        decision = self._decide(error)
-        if decision is None and self.policy_error is None:
-            raise error  # rejected outright: raise at the call, as the plain call would
-        self._after_failure(None, error, decision)
 
     def _before_attempt(self) -> None:
         """Step tenacity to its next attempt: it runs ``before`` and says DoAttempt."""
@@ -358,6 +513,12 @@ class _RetryRun(Generic[T]):
             return error
         if not isinstance(current, Future):
             raise TypeError(f"start: must return a future, returned {type(current).__name__}")
+        self._adopt(attempt, current)
+        return None
+
+    def _adopt(self, attempt: Attempt, current: OperationFuture[T]) -> None:
+        """Make ``current`` the running attempt (``attempt``, the last of the future's)."""
+        outer = self.future
         self.current = current
         attempt.resource_id = outer.resource_id = getattr(current, "resource_id", None)
         outer.sync_res = getattr(current, "sync_res", None)
@@ -371,7 +532,6 @@ class _RetryRun(Generic[T]):
             current.add_done_callback(on_done)
         if outer.cancelled():  # cancelled while start() ran
             current.cancel()
-        return None
 
     def _attempt_timeout(self) -> float | None:
         """The attempt's ``tout``, cut to what is left of the whole deadline."""

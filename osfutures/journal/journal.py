@@ -10,7 +10,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import Any
 
 from osfutures.future import OperationFuture, ProgressUpdate
@@ -133,6 +134,7 @@ class Journal:
         *,
         context: Context | None = None,
         watch: Mapping[str, Any] | None = None,
+        op_id: str | None = None,
     ) -> str:
         """Keep ``future``'s operation in the journal until it ends; return its
         durable id (a UUID; ``future.id`` is only unique within this process).
@@ -141,22 +143,44 @@ class Journal:
         end, by the writer thread: this call and the future's callbacks only queue
         it. Tracking a future twice returns the same id.
 
+        With ``op_id``, ``future`` continues an unfinished operation of the journal
+        (one a stopped process left, watched again: see :func:`osfutures.resume`):
+        its row is read now, and written on as the operation goes on. Its id, start
+        (``created_at``) and statuses carry on; ``resumed`` notes this process.
+
         Args:
             future: the operation's future.
-            context: its cloud, region and project (default: none known).
+            context: its cloud, region and project (default: the continued row's,
+                else none known).
             watch: how it is watched (JSON-able: twin, timeout, retry options), kept
-                in the record for a later resume.
+                in the record for a later resume (default: the continued row's).
+            op_id: the id of the operation ``future`` continues.
 
         Raises:
-            TypeError: ``future`` is not an :class:`~osfutures.OperationFuture`.
+            TypeError: ``future`` is not an :class:`~osfutures.OperationFuture`, or
+                ``op_id`` not a string.
+            OperationNotFound: no operation has the id ``op_id`` here.
+            ValueError: the operation ``op_id`` has ended, or another future of this
+                journal tracks it, or ``future`` is tracked under another id.
+            JournalUnavailable: ``op_id`` given and the journal cannot be read.
         """
         if not isinstance(future, OperationFuture):
             raise TypeError(f"future: expected an OperationFuture, got {type(future).__name__}")
+        earlier = None if op_id is None else self._continued(op_id)
+        if earlier is not None:
+            context = context or Context(
+                earlier.get("cloud"), earlier.get("region"), earlier.get("project_id")
+            )
+            watch = earlier.get("watch") if watch is None else watch
         with self._lock:
             known = self._ops.get(future)
-            if known is not None:
+            if known is not None and op_id in (None, known.op_id):
                 return known.op_id
-            op = self._ops[future] = Tracked(future, context or Context(), watch)
+            if known is not None:
+                raise ValueError(f"op_id: {future!r} is tracked here as {known.op_id} already")
+            if op_id is not None and any(op.op_id == op_id for op in self._ops.values()):
+                raise ValueError(f"op_id: operation {op_id} is tracked here by another future")
+            op = self._ops[future] = Tracked(future, context or Context(), watch, earlier)
         writer = self._writer
 
         def changed(update: ProgressUpdate) -> None:  # on the callback pool
@@ -183,22 +207,74 @@ class Journal:
         Raises:
             KeyError: ``future`` is not tracked by this journal.
         """
-        with self._lock:
-            op = self._ops.get(future)
-        if op is None:
-            raise KeyError(f"{future!r} is not tracked by {self!r}")
+        op = self._tracked(future)
         op.touch(attempt)
+        self._write_now_and_after(op, future, attempt, lambda _: op.touch())
+
+    def _write_now_and_after(
+        self,
+        op: Tracked,
+        future: OperationFuture[Any],
+        part: Future[Any],
+        ended: Callable[[Future[Any]], None],
+    ) -> None:
+        """Queue ``future``'s row now, and again once ``part`` (an attempt, a cleanup)
+        ends and ``ended(part)`` has noted it; ``future`` is not kept alive for it."""
         writer = self._writer
         writer.enqueue(op, future)
         ref = weakref.ref(future)
 
-        def attempt_ended(_: OperationFuture[Any]) -> None:
+        def part_ended(done: Future[Any]) -> None:
             outer = ref()
             if outer is not None:
-                op.touch()
+                ended(done)
                 writer.enqueue(op, outer)
 
-        attempt._add_internal_callback(attempt_ended)
+        if isinstance(part, OperationFuture):  # at once, on the thread that resolved it
+            part._add_internal_callback(part_ended)
+        else:
+            part.add_done_callback(part_ended)
+
+    def _continued(self, op_id: str) -> dict[str, Any]:
+        """The row of an unfinished operation a future is to continue."""
+        earlier = self.get(op_id)
+        if earlier["outcome"] not in UNFINISHED:
+            raise ValueError(
+                f"op_id: operation {op_id} has ended ({earlier['outcome']}); only an"
+                " unfinished one can be continued"
+            )
+        return earlier
+
+    def track_cleanup(self, future: OperationFuture[Any], removal: Future[Any]) -> None:
+        """Write ``future``'s row now and when ``removal`` ends: the cleanup of its
+        latest attempt (a failed one), which a resume must finish if this process
+        stops before it does (the row's ``cleanup``).
+
+        Args:
+            future: a tracked retrying future, its latest attempt failed.
+            removal: the future of that attempt's cleanup.
+
+        Raises:
+            KeyError: ``future`` is not tracked by this journal.
+        """
+        op = self._tracked(future)
+        attempt = future.attempts[-1] if future.attempts else None
+        number = 0 if attempt is None else attempt.number
+        resource_id = None if attempt is None else attempt.resource_id
+        op.cleaning(number, resource_id)
+
+        def removed(done: Future[Any]) -> None:
+            ok = not done.cancelled() and done.exception() is None
+            op.cleaning(number, resource_id, "succeeded" if ok else "failed")
+
+        self._write_now_and_after(op, future, removal, removed)
+
+    def _tracked(self, future: OperationFuture[Any]) -> Tracked:
+        with self._lock:
+            op = self._ops.get(future)
+        if op is None:
+            raise KeyError(f"{future!r} is not tracked by {self!r}")
+        return op
 
     def op_id(self, future: OperationFuture[Any]) -> str | None:
         """The durable id of ``future``'s operation, or ``None`` if not tracked here."""

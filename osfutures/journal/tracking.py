@@ -93,6 +93,8 @@ class Tracked:
         context: its cloud, region and project.
         watch: how it is watched (twin, timeout, retry options): JSON-able values
             that a later resume needs.
+        earlier: the operation's row, when ``future`` continues it (a resumed
+            operation): its id, start, statuses and resumes carry on.
     """
 
     def __init__(
@@ -100,18 +102,29 @@ class Tracked:
         future: OperationFuture[Any],
         context: Context,
         watch: Mapping[str, Any] | None = None,
+        earlier: Mapping[str, Any] | None = None,
     ) -> None:
-        self.op_id = str(uuid.uuid4())
+        self.op_id = str(uuid.uuid4()) if earlier is None else str(earlier["op_id"])
         self.context = context
         self.watch = dict(watch or {})
-        self.statuses: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = list(earlier["statuses"]) if earlier else []
+        #: When the operation started: the future's creation, or the row's it continues.
+        self.created_at: float | None = None if earlier is None else earlier["created_at"]
+        #: Each time a process took the operation over: when, where.
+        self.resumed: list[dict[str, Any]] = list(earlier.get("resumed") or []) if earlier else []
+        if earlier is not None:
+            self.resumed.append({"at": time.time(), "host": _HOST, "pid": os.getpid()})
+        #: A retrying operation's cleanup of its latest failed attempt, while known.
+        self.cleanup: dict[str, Any] | None = None
         self.ended_at: float | None = None
         # A retrying operation's latest attempt: its token re-watches the operation.
         self._attempt: weakref.ref[OperationFuture[Any]] | None = None
         #: The last change the journal saw that the record's own ``updated_at``
         #: does not show (tracking started, an attempt started or ended, the end).
         self.touched_at = time.time()
-        if future.status is not None or future.progress is not None:
+        last = self.statuses[-1] if self.statuses else {}
+        now = (future.status, future.progress)
+        if now != (None, None) and now != (last.get("status"), last.get("progress")):
             self.statuses.append(
                 {"status": future.status, "progress": future.progress, "at": future.updated_at}
             )
@@ -129,6 +142,12 @@ class Tracked:
         is the latest if given)."""
         if attempt is not None:
             self._attempt = weakref.ref(attempt)
+        self.touched_at = time.time()
+
+    def cleaning(self, attempt: int, resource_id: str | None, outcome: str = "running") -> None:
+        """Note the state of the cleanup after attempt number ``attempt``: ``running``,
+        then ``succeeded`` or ``failed``."""
+        self.cleanup = {"attempt": attempt, "resource_id": resource_id, "outcome": outcome}
         self.touched_at = time.time()
 
     def end(self) -> None:
@@ -170,10 +189,14 @@ class Tracked:
             "result_id": resource_id if outcome == "succeeded" else None,
             "token": self._token(future),
             "watch": self.watch,
+            "cleanup": self.cleanup,
+            "resumed": list(self.resumed),
             "host": _HOST,
             "pid": os.getpid(),
         }
         document.update((k, v) for k, v in record.items() if k != "id")
+        if self.created_at is not None:
+            document["created_at"] = self.created_at
         document.update(
             statuses=list(self.statuses),
             updated_at=max(changes),
@@ -193,7 +216,7 @@ class Tracked:
             resource_name=document["resource_name"],
             status=_text(record.get("status")),
             outcome=outcome,
-            created_at=record["created_at"],
+            created_at=document["created_at"],
             updated_at=document["updated_at"],
             ended_at=ended_at,
             record=document,

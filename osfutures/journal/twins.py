@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Union
 
 from osfutures.future import OperationFuture
@@ -203,34 +205,43 @@ class TwinJournal:
 
 
 class AttemptRelay:
-    """Hands the attempts of a retrying operation to the journal.
+    """Hands the attempts of a retrying operation, and their cleanups, to the journal.
 
     The first attempt starts inside :func:`osfutures.retrying`, before its future
-    exists: attempts are held until :meth:`tracking` names that future.
+    exists (and a resumed operation's cleanup inside
+    :func:`~osfutures.retrying.resume_retrying`): they are held until
+    :meth:`tracking` names that future.
     """
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
         self._lock = threading.Lock()
         self._outer: OperationFuture[Any] | None = None
-        self._early: list[OperationFuture[Any]] = []
+        self._early: list[tuple[Callable[..., None], Future[Any]]] = []
 
-    def started(self, attempt: OperationFuture[Any]) -> None:
-        """Note that an attempt started (its future just made)."""
+    def _relay(self, track: Callable[[OperationFuture[Any], Any], None], what: Future[Any]) -> None:
         with self._lock:
             outer = self._outer
             if outer is None:
-                self._early.append(attempt)
+                self._early.append((track, what))
                 return
-        self._journal.track_attempt(outer, attempt)
+        track(outer, what)
+
+    def started(self, attempt: OperationFuture[Any]) -> None:
+        """Note that an attempt started (its future just made)."""
+        self._relay(self._journal.track_attempt, attempt)
+
+    def cleaning(self, removal: Future[Any]) -> None:
+        """Note that the latest attempt's cleanup started (``removal`` its future)."""
+        self._relay(self._journal.track_cleanup, removal)
 
     def tracking(self, outer: OperationFuture[Any]) -> None:
-        """Name the retrying future, once tracked; the held attempts go to it."""
+        """Name the retrying future, once tracked; what was held goes to it."""
         with self._lock:
             self._outer = outer
             early, self._early = self._early, []
-        for attempt in early:
-            self._journal.track_attempt(outer, attempt)
+        for track, what in early:
+            track(outer, what)
 
 
 def custom_policy(**strategies: Any) -> list[str]:

@@ -18,6 +18,7 @@ import openstack
 from osfutures.journal.twins import JournalArgument
 from osfutures.monitor import Monitor
 from osfutures.openstack.connection import AsyncConnection, AsyncProxy
+from osfutures.openstack.resuming import Resumed, resume
 from osfutures.openstack.specs import SPECS, OperationSpec
 from osfutures.openstack.waiting import Waiting
 
@@ -26,8 +27,10 @@ __all__ = [
     "AsyncConnection",
     "AsyncProxy",
     "OperationSpec",
+    "Resumed",
     "Waiting",
     "connect",
+    "resume",
     "wrap",
 ]
 

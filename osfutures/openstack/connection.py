@@ -21,7 +21,13 @@ from keystoneauth1 import exceptions as ks_exc
 
 from osfutures._checks import check_timeout
 from osfutures.future import OperationFuture
-from osfutures.journal.twins import JournalArgument, TwinJournal, custom_policy, twin_journal
+from osfutures.journal.twins import (
+    AttemptRelay,
+    JournalArgument,
+    TwinJournal,
+    custom_policy,
+    twin_journal,
+)
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack import resuming
 from osfutures.openstack.batching import Lister
@@ -37,7 +43,7 @@ from osfutures.openstack.specs import (
 )
 from osfutures.openstack.waiting import Waiting, waiting_for
 from osfutures.policy import PollInterval, is_transient
-from osfutures.retrying import retrying
+from osfutures.retrying import resume_retrying, retrying
 from osfutures.watch import Batch, OnGone, States
 
 if TYPE_CHECKING:  # a stub (generated): the twins as type checkers see them
@@ -359,14 +365,16 @@ def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
     return _JUST_CREATED if spec.leaves_behind(arguments) else _VANISHED
 
 
-def _cleanup(conn: Any, spec: OperationSpec, monitor: Monitor) -> Callable[..., Any]:
+def _cleanup(
+    conn: Any, spec: OperationSpec, monitor: Monitor, relay: AttemptRelay | None
+) -> Callable[..., Any]:
     kind = KINDS[spec.kind]
     delete = next(s for s in SPECS if s.kind == kind.name and s.deletes)
 
     def cleanup(failed: OperationFuture[Any]) -> OperationFuture[Any] | None:
         if failed.resource_id is None:
             return None
-        return start_twin(
+        removal = start_twin(
             conn,
             delete,
             (failed.resource_id,),
@@ -375,6 +383,9 @@ def _cleanup(conn: Any, spec: OperationSpec, monitor: Monitor) -> Callable[..., 
             interval=None,
             monitor=monitor,
         )
+        if relay is not None:  # the journal's row says a resume must finish it
+            relay.cleaning(removal)
+        return removal
 
     return cleanup
 
@@ -484,23 +495,14 @@ class AsyncProxy:
                     " attempts, and its future does the waiting the plain call's wait= does"
                 )
             monitor = self._monitor_or_default()
-            attempt = self._twin(spec, journaled=False)
             relay = self._journal.attempts() if self._journal is not None else None
-            method = getattr(self._proxy, spec.call)
-            arguments = inspect.signature(method).bind(*args, **kwargs).arguments
             # Checked here, not in the first attempt: a refusal then would come after
             # retrying() had started, and from a later attempt after a create.
             PollInterval.coerce(interval, monitor.default_interval)
-
-            def start(attempt_timeout: float | None) -> OperationFuture[Any]:
-                future = attempt(*args, timeout=attempt_timeout, interval=interval, **kwargs)
-                if relay is not None:
-                    relay.started(future)
-                return future
-
+            start, cleanup = self._attempts(spec, args, kwargs, interval, relay, monitor)
             outer = retrying(
                 start,
-                _cleanup(self._conn, spec, monitor) if spec.leaves_behind(arguments) else None,
+                cleanup,
                 try_count=try_count,
                 tout=tout,
                 timeout=timeout,
@@ -543,6 +545,89 @@ class AsyncProxy:
         twin.__name__ = f"{spec.call}{ASYNC_R}"
         twin.__doc__ = _twin_doc(spec) + _RETRY_DOC
         return twin
+
+    def _attempts(
+        self,
+        spec: OperationSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        interval: PollInterval | float | None,
+        relay: AttemptRelay | None,
+        monitor: Monitor,
+    ) -> tuple[Callable[[float | None], OperationFuture[Any]], Callable[..., Any] | None]:
+        """What a retrying twin call runs: the start of one attempt (the plain
+        twin's call), and the cleanup of a failed one (``None`` if it leaves nothing).
+
+        Raises:
+            TypeError: the arguments do not fit the call.
+        """
+        attempt = self._twin(spec, journaled=False)
+        method = getattr(self._proxy, spec.call)
+        arguments = inspect.signature(method).bind(*args, **kwargs).arguments
+
+        def start(attempt_timeout: float | None) -> OperationFuture[Any]:
+            future = attempt(*args, timeout=attempt_timeout, interval=interval, **kwargs)
+            if relay is not None:
+                relay.started(future)
+            return future
+
+        leaves = spec.leaves_behind(arguments)
+        return start, _cleanup(self._conn, spec, monitor, relay) if leaves else None
+
+    def _continue_retrying(
+        self,
+        retry: resuming.RetryState,
+        current: OperationFuture[Any] | None,
+        relay: AttemptRelay | None,
+        interval: PollInterval | float | None,
+        monitor: Monitor,
+    ) -> OperationFuture[Any]:
+        """Go on with a retrying operation from its row (see :func:`osfutures.resume`)."""
+        spec = retry.spec
+        try:
+            kwargs = _call_arguments(self._proxy, spec, retry.relaunchable())
+        except ValueError as refused:
+            reason = refused
+            kwargs = None
+        start, cleanup = self._attempts(spec, (), kwargs or {}, interval, relay, monitor)
+        if kwargs is None:
+
+            def start(attempt_timeout: float | None) -> OperationFuture[Any]:
+                raise reason  # the attempt left is cleaned up, then the operation fails
+
+        left = retry.time_left
+        return resume_retrying(
+            start,
+            cleanup,
+            attempts=retry.attempts,
+            current=current,
+            cleanup_pending=retry.cleanup_pending,
+            try_count=retry.try_count,
+            tout=retry.tout,
+            timeout=None if left is None else max(left, resuming.LAST_LOOK),
+            reraise=retry.reraise,
+            cleanup_last=retry.cleanup_last,
+            name=spec.call,
+            request=retry.request,
+            monitor=monitor,
+        )
+
+
+def _call_arguments(proxy: Any, spec: OperationSpec, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """A call's keyword arguments from their record: an object the record reduced to
+    ``{"id": ...}`` is passed as its id where the call names the parameter (a
+    ``**attrs`` value is passed as recorded)."""
+    named = {
+        name
+        for name, parameter in inspect.signature(getattr(proxy, spec.call)).parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    }
+    return {
+        name: value["id"]
+        if name in named and isinstance(value, Mapping) and set(value) == {"id"}
+        else value
+        for name, value in recorded.items()
+    }
 
 
 def _twin_doc(spec: OperationSpec) -> str:
@@ -716,6 +801,38 @@ class AsyncConnection:
             interval=interval,
             monitor=self._monitor or default_monitor(),
         )
+
+    def _resume_retrying(
+        self,
+        retry: resuming.RetryState,
+        token: str,
+        relay: AttemptRelay | None,
+        interval: PollInterval | float | None,
+    ) -> OperationFuture[Any]:
+        """Go on with a retrying operation from its row: its running attempt watched
+        again from ``token`` (the row's, its latest attempt's), then the attempts left
+        (see :func:`osfutures.resume`)."""
+        current = None
+        if retry.running:
+            current = self.resume(token, interval=interval)
+            if current.resource_id != retry.attempts[-1].resource_id:
+                current.cancel()
+                raise ValueError(
+                    f"token: watches {current.resource_id}, not the running attempt's"
+                    f" {retry.attempts[-1].resource_id}"
+                )
+            if relay is not None:
+                relay.started(current)
+        proxy = getattr(self, retry.spec.service)
+        try:
+            outer: OperationFuture[Any] = proxy._continue_retrying(
+                retry, current, relay, interval, self._monitor or default_monitor()
+            )
+        except BaseException:
+            if current is not None:
+                current.cancel()
+            raise
+        return outer
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._conn, name)

@@ -7,22 +7,39 @@ and call), the object's id, the target states (which may depend on the call's
 arguments), the deadline as wall-clock time, whether the call made a new object, the
 request ids an inquiry needs (Nova's instance actions), and the cloud, region and
 project it belongs to. Ids and states only: never an argument's value.
+
+:func:`resume` (``osfutures.resume``) watches again every unfinished operation a
+journal holds for a connection's cloud, each under its own row, and a retrying
+operation goes on with its attempts left (:class:`RetryState`, read from the row).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import re
+import socket
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Final
 
 from osfutures import tokens
+from osfutures.future import Attempt, OperationFuture
+from osfutures.journal.journal import Journal
+from osfutures.journal.twins import AttemptRelay, shared_journal
 from osfutures.openstack.explaining import Sent
 from osfutures.openstack.specs import OperationSpec, specs_for
+from osfutures.policy import PollInterval
 from osfutures.watch import States
 
-__all__ = ["LAST_LOOK", "Resumable", "parse", "state"]
+if TYPE_CHECKING:
+    from osfutures.openstack.connection import AsyncConnection
+
+__all__ = ["LAST_LOOK", "Resumable", "Resumed", "RetryState", "parse", "resume", "state"]
+
+log = logging.getLogger("osfutures.journal")
 
 #: The deadline of a resumed operation whose own deadline has passed: the look made
 #: when it is resumed decides, else it times out at once.
@@ -129,3 +146,270 @@ def parse(token: str, conn: Any) -> Resumable:
                 f"token: its operation is in {key} {theirs!r}; this connection's is {value!r}"
             )
     return Resumable(found, spec, resource_id, states, sent)
+
+
+# -- a journal's unfinished operations -------------------------------------------------
+
+#: The values a journal stores in place of an argument's (a secret, uploaded data, a
+#: file): an attempt that needs them cannot be made again from the row.
+_PLACEHOLDER = re.compile(r"^<(redacted|file|\d+ bytes)>$")
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What :func:`resume` did with a journal's unfinished operations.
+
+    Attributes:
+        futures: by operation id (the row's ``op_id``), the future watching each
+            operation again, in the order the operations started; each is tracked
+            under its row, where its outcome is written.
+        skipped: by operation id, why that unfinished operation was not resumed (no
+            continuation token, another cloud, a process still watching it, ...).
+    """
+
+    futures: dict[str, OperationFuture[Any]]
+    skipped: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RetryState:
+    """Where a retrying operation (an ``_async_r`` twin's) stood, read from its row.
+
+    Attributes:
+        spec: the spec row of its call.
+        attempts: every attempt made; the last one is ``running`` when it was still
+            being watched (its token watches it again).
+        arguments: the call's arguments as recorded (secrets redacted).
+        try_count: the most attempts, those made included.
+        tout: each attempt's timeout.
+        time_left: seconds left of the whole operation's deadline (``None``: none).
+        reraise: ``reraise`` of the twin call.
+        cleanup_last: ``cleanup_last`` of the twin call.
+        cleanup_pending: the last attempt failed and its cleanup had not finished.
+        request: the row's ``request``, kept as the operation's.
+        name: the operation's name.
+    """
+
+    spec: OperationSpec
+    attempts: tuple[Attempt, ...]
+    arguments: dict[str, Any]
+    try_count: int
+    tout: float | None
+    time_left: float | None
+    reraise: bool
+    cleanup_last: bool
+    cleanup_pending: bool
+    request: Any
+    name: str
+
+    @property
+    def running(self) -> bool:
+        """Whether the last attempt was still going on (to be watched again)."""
+        return self.attempts[-1].ended_at is None
+
+    def relaunchable(self) -> dict[str, Any]:
+        """The arguments a new attempt is made with.
+
+        Raises:
+            ValueError: the journal holds no value for some of them (a secret, data,
+                a file): no attempt can be made again from the row.
+        """
+        missing = sorted(_placeholders(self.arguments))
+        if missing:
+            raise ValueError(
+                f"{self.name}: cannot make another attempt after a resume: the journal"
+                f" keeps no value for {', '.join(missing)} (never stored); it was left"
+                " with its attempts so far"
+            )
+        return dict(self.arguments)
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> RetryState:
+        """Read a retrying operation's row.
+
+        Raises:
+            ValueError: the row lacks what continuing the retries needs.
+        """
+        watch, request = row.get("watch") or {}, row.get("request") or {}
+        try:
+            spec = specs_for(str(row["service"]))[str(row["call"])]
+            attempts = [Attempt.from_dict(a) for a in row["attempts"]]
+            arguments = dict(request.get("arguments") or {})
+            try_count = int(watch["try_count"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"its row lacks what a retry needs ({error!r})") from None
+        if not attempts:
+            raise ValueError("its row has no attempt to go on from")
+        last = attempts[-1]
+        if last.outcome == "succeeded":  # ended as the process stopped: its token decides
+            attempts[-1] = replace(last, ended_at=None)
+        cleanup = row.get("cleanup") or {}
+        cleaned = cleanup.get("attempt") == last.number and cleanup.get("outcome") == "succeeded"
+        timeout = _seconds(watch.get("timeout"))
+        return cls(
+            spec=spec,
+            attempts=tuple(attempts),
+            arguments=arguments,
+            try_count=try_count,
+            tout=_seconds(watch.get("tout")),
+            time_left=None if timeout is None else row["created_at"] + timeout - time.time(),
+            reraise=bool(watch.get("reraise", False)),
+            cleanup_last=bool(watch.get("cleanup_last", True)),
+            cleanup_pending=not cleaned,
+            request=row.get("request"),
+            name=str(row.get("name") or spec.call),
+        )
+
+
+def _seconds(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _placeholders(value: Any, path: str = "") -> set[str]:
+    """The names of the arguments whose recorded value is a placeholder."""
+    if isinstance(value, str):
+        return {path} if _PLACEHOLDER.match(value) else set()
+    if isinstance(value, Mapping):
+        found: set[str] = set()
+        for key, item in value.items():
+            found |= _placeholders(item, f"{path}.{key}" if path else str(key))
+        return found
+    if isinstance(value, list):
+        return set().union(*(_placeholders(v, path) for v in value)) if value else set()
+    return set()
+
+
+def _alive_elsewhere(row: Mapping[str, Any]) -> bool:
+    """Whether the process that watched the row is alive on this machine (not this
+    process): it still watches the operation, and may still retry it."""
+    pid = row.get("pid")
+    if row.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, another user's
+        return True
+    return True
+
+
+def resume(
+    conn: AsyncConnection,
+    journal: Journal | str | os.PathLike[str] | None = None,
+    *,
+    interval: PollInterval | float | None = None,
+) -> Resumed:
+    """Watch again every unfinished operation of ``conn``'s cloud in a journal, each
+    under its own row: what a process that stopped (crashed, was killed, restarted)
+    left in flight.
+
+    Each operation's object is fetched first, on this thread: what ended while
+    nobody watched resolves at once, as it ended. The others are watched as their
+    twins watched them, until the deadlines they had. A retrying operation (an
+    ``_async_r`` twin's) goes on retrying: its running attempt is watched again, and
+    if it fails (or had failed), it is cleaned up and followed by the attempts left
+    of its ``try_count``, with the default retry policy (strategies and hooks of the
+    caller's own are code, which no row holds).
+
+    The outcome is written to the operation's row (same ``op_id``, its ``created_at``
+    and statuses carrying on; ``resumed`` lists when and where it was taken over).
+
+    Args:
+        conn: a connection to the operations' cloud, region and project.
+        journal: the journal: a :class:`~osfutures.journal.Journal`, a SQLite
+            file's path or a ``postgresql://`` URL (as ``connect(journal=)``);
+            default: the connection's own.
+        interval: seconds between polls, or a :class:`~osfutures.PollInterval`
+            (default: the monitor's).
+
+    Returns:
+        The futures by operation id, and the unfinished operations not resumed with
+        the reason of each (also logged, as warnings on ``osfutures.journal``): one
+        without a continuation token, of another cloud, region or project, or still
+        watched by a live process of this machine.
+
+    Raises:
+        TypeError: ``conn`` is not an :class:`~osfutures.AsyncConnection`, or
+            ``journal`` of another type.
+        ValueError: no journal (neither ``journal`` nor the connection's), a target
+            that names no journal store, or ``interval`` out of range.
+        FileNotFoundError, ImportError, SchemaTooNew: as ``connect(journal=)``.
+        JournalUnavailable: the journal cannot be read.
+    """
+    from osfutures.openstack.connection import AsyncConnection
+
+    if not isinstance(conn, AsyncConnection):
+        raise TypeError(
+            f"conn: expected an osfutures AsyncConnection (osfutures.connect or wrap),"
+            f" got {type(conn).__name__}"
+        )
+    if journal is None:
+        journal = conn.journal
+        if journal is None:
+            raise ValueError("journal: this connection keeps none; give the journal to resume")
+    elif not isinstance(journal, Journal):
+        if not isinstance(journal, (str, os.PathLike)):
+            raise TypeError(
+                f"journal: expected a Journal, a path or a postgresql:// URL, got {journal!r}"
+            )
+        journal = shared_journal(journal)
+    PollInterval.coerce(interval, PollInterval())  # checked before anything is watched
+    futures: dict[str, OperationFuture[Any]] = {}
+    skipped: dict[str, str] = {}
+    mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
+    for row in journal.unfinished():
+        op_id = str(row["op_id"])
+        why = _not_resumable(row, mine)
+        if why is None:
+            try:
+                futures[op_id] = _resume_row(conn, journal, row, interval)
+            except Exception as error:  # a damaged row, a cloud that refuses: this one
+                why = f"{type(error).__name__}: {error}"
+        if why is not None:
+            skipped[op_id] = why
+            log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
+    return Resumed(futures, skipped)
+
+
+def _not_resumable(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | None:
+    """Why a row cannot be resumed on a connection of ``mine``, or ``None``."""
+    for key, value in mine.items():
+        theirs = row.get(key)
+        if theirs is not None and value is not None and theirs != value:
+            return f"another {key.removesuffix('_id')}: {theirs!r} (this connection's: {value!r})"
+    if not row.get("token"):
+        return "no continuation token: nothing to watch was known when its process stopped"
+    if _alive_elsewhere(row):
+        return f"its process {row['pid']} on this machine is alive and watching it"
+    return None
+
+
+def _resume_row(
+    conn: AsyncConnection,
+    journal: Journal,
+    row: Mapping[str, Any],
+    interval: PollInterval | float | None,
+) -> OperationFuture[Any]:
+    """Watch one row's operation again, tracked under the row."""
+    op_id = str(row["op_id"])
+    twin = str((row.get("watch") or {}).get("twin") or "")
+    if not twin.endswith("_async_r"):
+        future = conn.resume(str(row["token"]), interval=interval)
+        future.request = row.get("request")  # what was asked, not how it was resumed
+        try:
+            journal.track(future, op_id=op_id)
+        except BaseException:
+            future.cancel()
+            raise
+        return future
+    retry = RetryState.of(row)
+    relay = AttemptRelay(journal)
+    outer = conn._resume_retrying(retry, str(row["token"]), relay, interval)
+    try:
+        journal.track(outer, op_id=op_id)
+    except BaseException:
+        outer.cancel()
+        raise
+    relay.tracking(outer)
+    return outer

@@ -1,0 +1,233 @@
+"""``osfutures.resume``: a process killed with SIGKILL mid-way, its operations taken
+over by another, each under its own journal row; against FakeCloud over real HTTP,
+with a SQLite and a PostgreSQL journal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import osfutures
+from osfutures.journal import Context, Journal
+from osfutures.testing import FakeCloud
+from osfutures.testing.fakecloud.scenario import DEFAULT_RULES, NameRule, Outcome, Scenario, Timing
+
+REPO = Path(__file__).resolve().parents[2]
+FLEET = 20
+#: Long enough that every build is still going on when the child is killed.
+BUILD = 1.2
+#: The retrying create: its first attempt fails (the scenario it starts under says so).
+DOOMED = NameRule("db-", Outcome.ERROR, operations=frozenset({"build"}))
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import openstack.connection
+    import osfutures
+    from osfutures.journal import Context, Journal
+
+    given = json.loads(sys.stdin.readline())
+    monitor = osfutures.Monitor(default_interval=0.1)
+    conn = osfutures.wrap(
+        openstack.connection.Connection(**given["auth"]), monitor=monitor,
+        journal=given["journal"],
+    )
+    fleet = [
+        conn.compute.create_server_async(name=f"web-{i}", timeout=120, **given["boot"])
+        for i in range(given["fleet"])
+    ]
+    retried = conn.compute.create_server_async_r(
+        name="db-1", try_count=3, tout=60, timeout=300, **given["boot"]
+    )
+    op_id = conn.journal.op_id(retried)
+    if given["until"] == "cleaning":  # until the failed attempt's cleanup is under way
+        with Journal.open(given["journal"]) as journal:
+            while conn.journal.flush() and (journal.get(op_id)["cleanup"] or {}).get(
+                "outcome"
+            ) != "running":
+                time.sleep(0.05)
+    assert conn.journal.flush(timeout=30)
+    print(json.dumps([conn.journal.op_id(f) for f in [*fleet, retried]]), flush=True)
+    time.sleep(600)  # killed before this ends
+    """
+)
+
+
+@pytest.fixture
+def slow_cloud() -> Iterator[FakeCloud]:
+    scenario = Scenario.fast(seed=5, duration=BUILD, rules=(DOOMED, *DEFAULT_RULES))
+    with FakeCloud(seed=5, scenario=scenario) as cloud:
+        yield cloud
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The journal: a SQLite file, or this test's PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ops.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def boot_of(cloud: FakeCloud) -> dict[str, Any]:
+    plain = cloud.connect()
+    try:
+        return {
+            "image_id": next(iter(plain.image.images())).id,
+            "flavor_id": "1",
+            "networks": "none",
+        }
+    finally:
+        plain.close()
+
+
+def killed_midway(cloud: FakeCloud, target: str, until: str = "started") -> list[str]:
+    """Run the child until its operations are started (and written), then SIGKILL it;
+    the op ids of its fleet, then of its retrying create."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    given = {"auth": cloud.auth_args(), "journal": target, "boot": boot_of(cloud)}
+    child.stdin.write(json.dumps({**given, "fleet": FLEET, "until": until}) + "\n")
+    child.stdin.close()
+    line = child.stdout.readline()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)  # reaped: its pid is no longer alive
+    assert child.stderr is not None
+    errors = child.stderr.read()
+    child.stdout.close()
+    child.stderr.close()
+    assert child.returncode == -signal.SIGKILL, errors
+    assert line, errors
+    op_ids: list[str] = json.loads(line)
+    return op_ids
+
+
+def servers_by_name(cloud: FakeCloud) -> Counter[str]:
+    plain = cloud.connect()
+    try:
+        return Counter(s.name for s in plain.compute.servers())
+    finally:
+        plain.close()
+
+
+@pytest.fixture
+def monitor() -> Iterator[osfutures.Monitor]:
+    m = osfutures.Monitor(default_interval=0.1, max_probes_per_second=None, seed=3)
+    yield m
+    m.shutdown(cancel_futures=True)
+
+
+def test_a_killed_process_fleet_and_retrying_create_are_resumed_under_their_rows(
+    slow_cloud: FakeCloud, target: str, monitor: osfutures.Monitor
+) -> None:
+    op_ids = killed_midway(slow_cloud, target)
+    with Journal.open(target, batch_delay=0) as journal:
+        before = {row["op_id"]: row for row in journal.unfinished()}
+        assert set(before) == set(op_ids), "every operation was left unfinished"
+        # The retrying create's next attempt is made under a scenario that lets it build.
+        slow_cloud.scenario = replace(slow_cloud.scenario, rules=DEFAULT_RULES)
+        conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
+        resumed = osfutures.resume(conn, journal)
+        assert resumed.skipped == {}
+        assert list(resumed.futures) == op_ids, "by op id, oldest first"
+        for future in resumed.futures.values():
+            assert future.result(timeout=60).status == "ACTIVE"
+        assert journal.flush()
+        retried = resumed.futures[op_ids[-1]]
+        assert [a.outcome for a in retried.attempts] == ["failed", "succeeded"]
+        assert retried.attempts[0].cleanup_error is None
+        # Nothing created twice, nothing left behind: the failed attempt's server is gone.
+        assert servers_by_name(slow_cloud) == Counter([f"web-{i}" for i in range(FLEET)] + ["db-1"])
+        rows = journal.list(limit=None)
+        assert sorted(r["op_id"] for r in rows) == sorted(op_ids), "no row of its own"
+        for row in rows:
+            first = before[row["op_id"]]
+            assert row["outcome"] == "succeeded" and row["status"] == "ACTIVE"
+            assert row["created_at"] == first["created_at"]
+            assert row["statuses"][: len(first["statuses"])] == first["statuses"]
+            assert row["statuses"][-1]["status"] == "ACTIVE"
+            assert row["request"] == first["request"], "what was asked, kept"
+            assert [r["pid"] for r in row["resumed"]] == [os.getpid()]
+            assert row["pid"] == os.getpid() != first["pid"]
+        db = journal.get(op_ids[-1])
+        assert [a["outcome"] for a in db["attempts"]] == ["failed", "succeeded"]
+        assert db["attempts"][0]["error"]["type"] == "osfutures.errors.OperationFailed"
+        assert db["cleanup"] == {
+            "attempt": 1,
+            "resource_id": db["attempts"][0]["resource_id"],
+            "outcome": "succeeded",
+        }
+        assert db["resource_id"] == db["result_id"] == db["attempts"][1]["resource_id"]
+
+
+def test_a_cleanup_under_way_at_the_kill_is_finished_then_the_retries_go_on(
+    tmp_path: Path, monitor: osfutures.Monitor
+) -> None:
+    # The first attempt fails fast; its server takes long to delete.
+    scenario = Scenario.fast(
+        seed=5, duration=0.2, rules=(DOOMED, *DEFAULT_RULES), timings={"server.delete": Timing(2.0)}
+    )
+    target = str(tmp_path / "ops.db")
+    with FakeCloud(seed=5, scenario=scenario) as cloud:
+        *_, op_id = killed_midway(cloud, target, until="cleaning")
+        with Journal.open(target, batch_delay=0) as journal:
+            row = journal.get(op_id)
+            doomed = row["attempts"][0]["resource_id"]
+            assert row["cleanup"] == {"attempt": 1, "resource_id": doomed, "outcome": "running"}
+            cloud.scenario = replace(cloud.scenario, rules=DEFAULT_RULES)
+            conn = osfutures.wrap(cloud.connect(), monitor=monitor, journal=False)
+            resumed = osfutures.resume(conn, journal)
+            server = resumed.futures[op_id].result(timeout=60)
+            assert server.name == "db-1" and server.id != doomed
+            assert [a.outcome for a in resumed.futures[op_id].attempts] == ["failed", "succeeded"]
+            assert servers_by_name(cloud)["db-1"] == 1, "the failed attempt's server is gone"
+            assert journal.flush()
+            done = journal.get(op_id)
+            assert done["outcome"] == "succeeded" and done["cleanup"]["outcome"] == "succeeded"
+
+
+def test_rows_it_cannot_resume_are_reported_and_bad_input_refused(
+    cloud: FakeCloud, journal: Journal, monitor: osfutures.Monitor
+) -> None:
+    conn = osfutures.wrap(cloud.connect(), monitor=monitor, journal=False)
+    with pytest.raises(TypeError, match=r"^conn: expected an osfutures AsyncConnection"):
+        osfutures.resume(conn.unwrap(), journal)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^journal: this connection keeps none"):
+        osfutures.resume(conn)
+    with pytest.raises(TypeError, match=r"^journal: expected a Journal"):
+        osfutures.resume(conn, journal=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^interval:"):
+        osfutures.resume(conn, journal, interval=-1)
+    elsewhere = osfutures.OperationFuture[Any](name="create_server far")
+    no_token = osfutures.OperationFuture[Any](name="create_server here")
+    far = journal.track(elsewhere, context=Context(cloud="elsewhere"))
+    here = journal.track(no_token, context=Context(cloud="defaults"))
+    assert journal.flush()
+    resumed = osfutures.resume(conn, journal)
+    assert resumed.futures == {}
+    assert resumed.skipped[far] == "another cloud: 'elsewhere' (this connection's: 'defaults')"
+    assert resumed.skipped[here].startswith("no continuation token")
+    with pytest.raises(ValueError, match=r"^op_id: operation .* is tracked here by another"):
+        journal.track(osfutures.OperationFuture[Any](), op_id=here)
+    elsewhere.cancel()
+    assert journal.flush()
+    with pytest.raises(ValueError, match=r"^op_id: operation .* has ended \(cancelled\)"):
+        journal.track(osfutures.OperationFuture[Any](), op_id=far)
