@@ -24,6 +24,7 @@ complete listing showed before and no longer shows is taken as gone without a GE
 from __future__ import annotations
 
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -167,12 +168,24 @@ class ChangesSinceLister(Lister):
     for a moment). Such a server is answered :data:`~osfutures.watch.NOT_LISTED` until a
     listing or a GET shows it again: the monitor GETs it, and a 404 is believed as for
     any new object.
+
+    Nor can a window show what a listing left out without saying so: Nova skips a cell
+    whose query fails or times out (``list_records_by_skipping_down_cells``, on by
+    default; a filtered listing such as ``changes-since`` gets no placeholders for it,
+    whatever the microversion), answers 200, and the window moves past the changes
+    made there meanwhile. So silence is not taken as proof for ever: a watched server
+    that no listing or GET has shown for :attr:`recheck_after` seconds is answered
+    ``NOT_LISTED`` too, and its GET also pulls the window back to it.
     """
 
     incremental = True
     #: How far before the second of the newest update each window also reaches back
     #: (see the class's "What it assumes"). Nova's own precision needs none.
     step_back: timedelta = timedelta(0)
+    #: Seconds after which a watched server no listing has shown is looked at with a
+    #: GET (see the class's last paragraph): longer than most operations' quiet
+    #: stretches, so that it costs a GET per minute of a long one, not per poll.
+    recheck_after: float = 60.0
 
     def __init__(self, conn: Any, service: str, get: str) -> None:
         super().__init__(conn, service, get)
@@ -185,10 +198,13 @@ class ChangesSinceLister(Lister):
         self._fresh: set[Hashable] = set()
         self._fresh_before: set[Hashable] = set()
         # The watched ids the last listing showed while scheduling (build requests,
-        # which every listing shows), and those a listing then lacked (see the class's
-        # "One thing no window can show").
+        # which every listing shows); those no listing can vouch for (answered
+        # NOT_LISTED until a listing or GET shows them: see the class's two last
+        # paragraphs); and when a listing or GET last showed each watched id.
         self._scheduling: set[Hashable] = set()
-        self._vanished: set[Hashable] = set()
+        self._unsure: set[Hashable] = set()
+        self._heard: dict[Hashable, float] = {}
+        self._next_recheck = 0.0
         #: Listing requests made, and the server records they returned (for tests and
         #: benchmarks).
         self.requests = 0
@@ -201,7 +217,7 @@ class ChangesSinceLister(Lister):
             self._moved.difference_update(ids)
             seen = self._seen
             found = {i: seen[i] for i in ids if i in seen}
-            return self._with_vanished(ids, found)
+            return self._with_unsure(ids, found)
 
     def fetch_changes(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         """Like :meth:`fetch_many`, but only the ids whose copy moved since an answer
@@ -211,13 +227,13 @@ class ChangesSinceLister(Lister):
             seen = self._seen
             found = {i: seen[i] for i in ids if i in self._moved and i in seen}
             self._moved.difference_update(found)
-            return self._with_vanished(ids, found)
+            return self._with_unsure(ids, found)
 
-    def _with_vanished(
+    def _with_unsure(
         self, ids: Sequence[Hashable], found: dict[Hashable, Any]
     ) -> dict[Hashable, Any]:
-        if self._vanished:
-            found.update((i, NOT_LISTED) for i in ids if i in self._vanished)
+        if self._unsure:
+            found.update((i, NOT_LISTED) for i in ids if i in self._unsure)
         return found
 
     def _cycle(self, ids: Sequence[Hashable]) -> None:
@@ -256,15 +272,25 @@ class ChangesSinceLister(Lister):
                 state[sid] = now
                 moved.add(sid)
         self._since = _second(newest)
-        self._vanished = (self._vanished | self._scheduling) - shown
+        heard, clock = self._heard, time.monotonic()
+        for sid in shown:
+            heard[sid] = clock
+        silent: set[Hashable] = set()
+        if clock >= self._next_recheck:  # a pass over every watched id: now and then
+            self._next_recheck = clock + self.recheck_after / 4
+            since = clock - self.recheck_after
+            silent = {i for i in wanted if heard.setdefault(i, clock) <= since}
+        self._unsure = (self._unsure | self._scheduling | silent) - shown
         self._scheduling = scheduling
         # Forget what nobody watches any more, so the cache stays small.
         keep = wanted | self._fresh | self._fresh_before
-        self._vanished &= keep
+        self._unsure &= keep
         for stale in seen.keys() - keep:
             del seen[stale]
             state.pop(stale, None)
             moved.discard(stale)
+        for stale in heard.keys() - keep:
+            del heard[stale]
         self._fresh_before, self._fresh = self._fresh, set()
 
     def _pages(self, since: str, microversion: str | None) -> Iterator[list[dict[str, Any]]]:
@@ -294,7 +320,8 @@ class ChangesSinceLister(Lister):
     def _fetched(self, obj: Any) -> None:
         sid = obj.id
         self._fresh.add(sid)
-        self._vanished.discard(sid)
+        self._unsure.discard(sid)
+        self._heard[sid] = time.monotonic()
         now = _state_of_server(self._seen[sid])
         if self._state.get(sid) != now:
             self._state[sid] = now

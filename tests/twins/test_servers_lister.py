@@ -410,3 +410,26 @@ def test_a_build_request_scheduled_is_followed_by_listings_alone(
     assert statuses == dict.fromkeys(sids, "ACTIVE")
     assert {"scheduling", None, "spawning"} <= tasks
     assert cloud.stats()["requests"].get(SERVER_GET, 0) == 0
+
+
+def test_a_server_no_listing_shows_for_a_while_is_looked_at_on_its_own(
+    cloud: FakeCloud, conn: Any, boot: Callable[[str], str]
+) -> None:
+    sid = boot("quiet")
+    cloud.advance(1.5)  # scheduled: an instance, listed by changes-since as it changes
+    lister = _lister(conn)
+    lister.recheck_after = 0.2
+    assert lister.fetch_changes([sid])[sid].status == "BUILD"
+    # Nova skips a cell whose query fails and answers 200: the window moves past what
+    # changed there. Here, a window moved a day ahead stands for that.
+    lister._since = datetime.now(timezone.utc) + timedelta(days=1)
+    cloud.advance(10)  # ACTIVE, and no listing will say so
+    assert lister.fetch_changes([sid]) == {}, "silence: unchanged, for a while"
+    time.sleep(0.25)
+    assert lister.fetch_changes([sid]) == {sid: NOT_LISTED}, "then its own GET"
+    server = lister.fetch_one(sid)
+    assert server.status == "ACTIVE"
+    updated = datetime.fromisoformat(server.updated_at.replace("Z", "+00:00"))
+    assert lister._since <= updated, "the GET pulls the window back to it"
+    assert lister.fetch_changes([sid])[sid].status == "ACTIVE", "heard of again"
+    assert lister.fetch_changes([sid]) == {}
