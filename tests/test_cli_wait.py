@@ -144,4 +144,5 @@ def test_every_kind_has_an_openstack_command() -> None:
     from osfutures.cli.wait import KINDS
 
     commands = {e.name for e in entry_points(group="openstack.osfutures.v1")}
-    assert commands == {f"{kind}_wait" for kind in KINDS}
+    operations = {f"operation_{a}" for a in ("list", "show", "wait", "resume", "prune")}
+    assert commands == {f"{kind}_wait" for kind in KINDS} | operations
