@@ -89,6 +89,11 @@ def test_list_show_and_resume_what_a_dead_process_left(
     results = json.loads(resumed.stdout)["results"]
     assert [r["outcome"] for r in results] == ["succeeded", "succeeded"]
     assert {r["status"] for r in results} == {"ACTIVE"}
+    # The outcomes are written to the operations' own rows: nothing is left to resume.
+    after: list[dict[str, Any]] = json.loads(ops(env, journal, "list", "--json").stdout)
+    assert {r["op_id"]: r["outcome"] for r in after} == {r["op_id"]: "succeeded" for r in rows}
+    again = ops(env, journal, "resume")
+    assert again.returncode == 0 and "nothing unfinished" in again.stdout
 
 
 def test_wait_gives_a_failed_operations_exit_code(

@@ -321,6 +321,7 @@ class OperationResume(_Journaled):
             if not (region and row.get("region")) or row["region"] == region
         ]
         return ops.resume(
+            self.journal,
             rows,
             lambda row: conn,
             where=f"of cloud {cloud}" + (f" in region {region}" if region else ""),

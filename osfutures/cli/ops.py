@@ -233,6 +233,7 @@ def watch_again(
 
 
 def resume(
+    journal: Journal,
     rows: Sequence[dict[str, Any]],
     connection_for: ConnectionFor,
     *,
@@ -241,15 +242,33 @@ def resume(
     as_json: bool,
     prog: str,
 ) -> int:
-    """:func:`watch_again` for the unfinished ``rows``; with none, say so (``where``:
-    which ones were looked for, ``"in this journal"``) and return 0."""
-    if rows:
-        return watch_again(rows, connection_for, timeout=timeout, as_json=as_json, prog=prog)
-    if as_json:
-        print(json.dumps({"kind": "operations", "results": []}))
-    else:
-        print(f"{prog}: nothing unfinished {where}")
-    return OK
+    """Take over the unfinished ``rows`` with :func:`osfutures.resume`, on a
+    connection to each one's cloud (``connection_for``): each operation is watched
+    under its own row, where its outcome is written. Report them as ``osfutures
+    wait`` does and return the exit code; a row that cannot be resumed is one line on
+    stderr. With no rows, say so (``where``: which ones were looked for, ``"in this
+    journal"``) and return 0."""
+    if not rows:
+        if as_json:
+            print(json.dumps({"kind": "operations", "results": []}))
+        else:
+            print(f"{prog}: nothing unfinished {where}")
+        return OK
+    wanted = {row["op_id"]: row for row in rows}
+    connections: dict[int, osfutures.AsyncConnection] = {}
+    for row in rows:
+        conn = connection_for(row)
+        connections.setdefault(id(conn), conn)
+    futures: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    for conn in connections.values():
+        resumed = osfutures.resume(conn, journal, timeout=timeout)
+        futures.update((i, f) for i, f in resumed.futures.items() if i in wanted)
+        skipped.update((i, why) for i, why in resumed.skipped.items() if i in wanted)
+    for op_id, why in skipped.items():
+        if op_id not in futures:
+            print(f"{prog}: {op_id} ({wanted[op_id]['name']}) not resumed: {why}", file=sys.stderr)
+    return report(list(futures.values()), as_json=as_json, prog=prog, label="operations")
 
 
 def prune(journal: Journal, older_than: float, *, unfinished_too: bool) -> int:
@@ -320,6 +339,7 @@ def _wait(journal: Journal, args: argparse.Namespace) -> int:
 
 def _resume(journal: Journal, args: argparse.Namespace) -> int:
     return resume(
+        journal,
         journal.unfinished(),
         _connections(args),
         where="in this journal",

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from osfutures import tokens
+from osfutures._checks import check_timeout
 from osfutures.future import Attempt, OperationFuture
 from osfutures.journal.journal import Journal
 from osfutures.journal.twins import AttemptRelay, shared_journal
@@ -299,6 +300,7 @@ def resume(
     journal: Journal | str | os.PathLike[str] | None = None,
     *,
     interval: PollInterval | float | None = None,
+    timeout: float | None = None,
 ) -> Resumed:
     """Watch again every unfinished operation of ``conn``'s cloud in a journal, each
     under its own row: what a process that stopped (crashed, was killed, restarted)
@@ -322,18 +324,21 @@ def resume(
             default: the connection's own.
         interval: seconds between polls, or a :class:`~osfutures.PollInterval`
             (default: the monitor's).
+        timeout: a deadline for each, in seconds from now, instead of the one it had
+            (for a retrying operation: what is left of the whole operation's).
 
     Returns:
         The futures by operation id, and the unfinished operations not resumed with
-        the reason of each (also logged, as warnings on ``osfutures.journal``): one
-        without a continuation token, of another cloud, region or project, or still
-        watched by a live process of this machine.
+        the reason of each: of another cloud, region or project (another
+        connection's to resume), and, also logged as warnings on
+        ``osfutures.journal``, one without a continuation token, one still watched
+        by a live process of this machine, or one the cloud refused.
 
     Raises:
         TypeError: ``conn`` is not an :class:`~osfutures.AsyncConnection`, or
             ``journal`` of another type.
         ValueError: no journal (neither ``journal`` nor the connection's), a target
-            that names no journal store, or ``interval`` out of range.
+            that names no journal store, or ``interval`` or ``timeout`` out of range.
         FileNotFoundError, ImportError, SchemaTooNew: as ``connect(journal=)``.
         JournalUnavailable: the journal cannot be read.
     """
@@ -355,15 +360,20 @@ def resume(
             )
         journal = shared_journal(journal)
     PollInterval.coerce(interval, PollInterval())  # checked before anything is watched
+    check_timeout("timeout", timeout)
     futures: dict[str, OperationFuture[Any]] = {}
     skipped: dict[str, str] = {}
     mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
     for row in journal.unfinished():
         op_id = str(row["op_id"])
-        why = _not_resumable(row, mine)
+        elsewhere = _elsewhere(row, mine)
+        if elsewhere is not None:  # not this connection's to resume: no warning
+            skipped[op_id] = elsewhere
+            continue
+        why = _not_resumable(row)
         if why is None:
             try:
-                futures[op_id] = _resume_row(conn, journal, row, interval)
+                futures[op_id] = _resume_row(conn, journal, row, interval, timeout)
             except Exception as error:  # a damaged row, a cloud that refuses: this one
                 why = f"{type(error).__name__}: {error}"
         if why is not None:
@@ -372,12 +382,17 @@ def resume(
     return Resumed(futures, skipped)
 
 
-def _not_resumable(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | None:
-    """Why a row cannot be resumed on a connection of ``mine``, or ``None``."""
+def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | None:
+    """How a row's cloud, region or project differs from ``mine``, or ``None``."""
     for key, value in mine.items():
         theirs = row.get(key)
         if theirs is not None and value is not None and theirs != value:
             return f"another {key.removesuffix('_id')}: {theirs!r} (this connection's: {value!r})"
+    return None
+
+
+def _not_resumable(row: Mapping[str, Any]) -> str | None:
+    """Why a row of this connection's cloud cannot be resumed, or ``None``."""
     if not row.get("token"):
         return "no continuation token: nothing to watch was known when its process stopped"
     if _alive_elsewhere(row):
@@ -390,12 +405,13 @@ def _resume_row(
     journal: Journal,
     row: Mapping[str, Any],
     interval: PollInterval | float | None,
+    timeout: float | None,
 ) -> OperationFuture[Any]:
     """Watch one row's operation again, tracked under the row."""
     op_id = str(row["op_id"])
     twin = str((row.get("watch") or {}).get("twin") or "")
     if not twin.endswith("_async_r"):
-        future = conn.resume(str(row["token"]), interval=interval)
+        future = conn.resume(str(row["token"]), interval=interval, timeout=timeout)
         future.request = row.get("request")  # what was asked, not how it was resumed
         try:
             journal.track(future, op_id=op_id)
@@ -404,6 +420,8 @@ def _resume_row(
             raise
         return future
     retry = RetryState.of(row)
+    if timeout is not None:
+        retry = replace(retry, time_left=timeout)
     relay = AttemptRelay(journal)
     outer = conn._resume_retrying(retry, str(row["token"]), relay, interval)
     try:
