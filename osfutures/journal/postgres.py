@@ -33,10 +33,9 @@ from osfutures.journal.schema import (
     migrate,
     postgresql,
     quote,
-    select,
-    select_one,
     upsert,
 )
+from osfutures.journal.store import Reading
 
 __all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
 
@@ -63,7 +62,7 @@ def _split(url: str) -> tuple[str, str | None, str]:
     return conninfo, schema, urlunsplit(shown._replace(query=rest))
 
 
-class PostgresStore:
+class PostgresStore(Reading):
     """A journal in a PostgreSQL database.
 
     Args:
@@ -217,39 +216,9 @@ class PostgresStore:
             self._forget()
             raise self._unavailable("cannot be read", error) from error
 
-    def get(self, op_id: str) -> dict[str, Any] | None:
-        """One operation's record, or ``None``.
-
-        Raises:
-            JournalUnavailable: the database cannot be read.
-        """
-        rows = self._read(select_one(self.dialect), (op_id,))
-        return dict(rows[0][0]) if rows else None
-
-    def select(
-        self,
-        *,
-        outcomes: Sequence[str] | None,
-        since: float | None,
-        cloud: str | None,
-        newest_first: bool,
-        limit: int | None,
-    ) -> list[dict[str, Any]]:
-        """The records that match (see :meth:`Store.select
-        <osfutures.journal.store.Store.select>`).
-
-        Raises:
-            JournalUnavailable: the database cannot be read.
-        """
-        sql, params = select(
-            self.dialect,
-            outcomes=outcomes,
-            since=since,
-            cloud=cloud,
-            newest_first=newest_first,
-            limit=limit,
-        )
-        return [dict(record) for (record,) in self._read(sql, params)]
+    @staticmethod
+    def _record(raw: Any) -> dict[str, Any]:
+        return dict(raw)
 
     def prune(self, before: float, *, unfinished_too: bool) -> int:
         """Delete the operations last changed before ``before``; return how many.

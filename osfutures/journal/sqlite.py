@@ -24,10 +24,9 @@ from osfutures.journal.schema import (
     delete_older,
     latest,
     migrate,
-    select,
-    select_one,
     upsert,
 )
+from osfutures.journal.store import Reading
 
 __all__ = ["SQLiteStore"]
 
@@ -35,7 +34,7 @@ __all__ = ["SQLiteStore"]
 FILE_MODE = 0o600
 
 
-class SQLiteStore:
+class SQLiteStore(Reading):
     """A journal in a SQLite file.
 
     Args:
@@ -238,39 +237,9 @@ class SQLiteStore:
                 self._forget()
                 raise self._unavailable("cannot be read", error) from error
 
-    def get(self, op_id: str) -> dict[str, Any] | None:
-        """One operation's record, or ``None``.
-
-        Raises:
-            JournalUnavailable: the file cannot be read.
-        """
-        rows = self._read(select_one(self.dialect), (op_id,))
-        return _loads(rows[0][0]) if rows else None
-
-    def select(
-        self,
-        *,
-        outcomes: Sequence[str] | None,
-        since: float | None,
-        cloud: str | None,
-        newest_first: bool,
-        limit: int | None,
-    ) -> list[dict[str, Any]]:
-        """The records that match (see :meth:`Store.select
-        <osfutures.journal.store.Store.select>`).
-
-        Raises:
-            JournalUnavailable: the file cannot be read.
-        """
-        sql, params = select(
-            self.dialect,
-            outcomes=outcomes,
-            since=since,
-            cloud=cloud,
-            newest_first=newest_first,
-            limit=limit,
-        )
-        return [_loads(text) for (text,) in self._read(sql, params)]
+    @staticmethod
+    def _record(raw: Any) -> dict[str, Any]:
+        return _loads(raw)
 
     def prune(self, before: float, *, unfinished_too: bool) -> int:
         """Delete the operations last changed before ``before``; return how many.

@@ -11,9 +11,9 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from osfutures.journal.schema import Row
+from osfutures.journal.schema import Dialect, Row, select, select_one
 
-__all__ = ["Store", "store_for"]
+__all__ = ["Reading", "Store", "store_for"]
 
 SQLITE_SCHEME = "sqlite:///"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -95,6 +95,55 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's connections (it opens again if used)."""
+
+
+class Reading:
+    """The reads both stores make the same way, with the schema's queries: a store
+    gives its ``dialect``, ``_read`` (a query on its connection, its errors as
+    :class:`~osfutures.journal.JournalUnavailable`) and ``_record`` (a record as its
+    driver returns the JSON column: text for SQLite, decoded for PostgreSQL)."""
+
+    dialect: Dialect
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    @staticmethod
+    def _record(raw: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get(self, op_id: str) -> dict[str, Any] | None:
+        """One operation's record, or ``None``.
+
+        Raises:
+            JournalUnavailable: the store cannot be read.
+        """
+        rows = self._read(select_one(self.dialect), (op_id,))
+        return self._record(rows[0][0]) if rows else None
+
+    def select(
+        self,
+        *,
+        outcomes: Sequence[str] | None,
+        since: float | None,
+        cloud: str | None,
+        newest_first: bool,
+        limit: int | None,
+    ) -> list[dict[str, Any]]:
+        """The records that match (see :meth:`Store.select`).
+
+        Raises:
+            JournalUnavailable: the store cannot be read.
+        """
+        sql, params = select(
+            self.dialect,
+            outcomes=outcomes,
+            since=since,
+            cloud=cloud,
+            newest_first=newest_first,
+            limit=limit,
+        )
+        return [self._record(raw) for (raw,) in self._read(sql, params)]
 
 
 def store_for(
