@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from openstack import resource
+
 __all__ = ["REDACTED", "request_record"]
 
 REDACTED = "<redacted>"
@@ -35,6 +37,10 @@ def _plain(value: Any, depth: int = 0) -> Any:
         return "<file>"
     if depth > 4:
         return repr(value)
+    # An openstacksdk resource is a dict too: its id, not its every attribute.
+    resource_id = getattr(value, "id", None) if isinstance(value, resource.Resource) else None
+    if resource_id is not None:
+        return {"id": str(resource_id)}
     if isinstance(value, Mapping):
         return {
             str(k): REDACTED if _secret(str(k)) else _plain(v, depth + 1) for k, v in value.items()

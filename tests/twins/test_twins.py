@@ -151,6 +151,15 @@ def test_request_record_holds_no_secret(
     fut.result(timeout=30)
 
 
+def test_a_resource_passed_is_recorded_as_its_id(
+    conn: osfutures.AsyncConnection, boot: dict[str, Any]
+) -> None:
+    server = conn.compute.create_server_async(name="s", **boot).result(timeout=30)
+    deletion = conn.compute.delete_server_async(server)
+    assert deletion.record()["request"]["arguments"] == {"server": {"id": server.id}}
+    deletion.result(timeout=30)
+
+
 def test_connect_takes_openstack_connect_arguments(cloud: FakeCloud) -> None:
     conn = osfutures.connect(**cloud.auth_args())
     assert isinstance(conn.unwrap(), openstack.connection.Connection)
