@@ -38,7 +38,7 @@ pytest_plugins = ["pytester"]
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 #: The pages whose examples run here (the reference pages show fragments).
-PAGES = ("index.rst", "errors.rst", "asyncio.rst", "suites.rst", "units.rst")
+PAGES = ("index.rst", "errors.rst", "asyncio.rst", "suites.rst", "units.rst", "openstack.rst")
 #: The clouds.yaml entry the real-cloud examples name.
 CLOUD_NAME = "mycloud"
 
