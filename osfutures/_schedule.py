@@ -589,6 +589,14 @@ class Schedule:
         watch.next_poll = when
         heapq.heappush(self._due, (when, next(self._seq), watch))
 
+    def poll_now(self, key: Hashable, now: float) -> None:
+        """The batch ``key``'s group is due now, its back-off over (a no-op for a key
+        with no group)."""
+        group = self._groups.get(key)
+        if group is not None:
+            group.quiet = 0
+            self._group_at(group, now)
+
     def _group_at(self, group: Group, when: float) -> None:
         # A member only moves its group earlier; a busy group is rescheduled when its
         # request is over (_release).

@@ -107,7 +107,13 @@ class _CancelAll:
     owner: None = None
 
 
-_WorkItem = _NewWatch | _NewTimer | _Probed | _CancelAll
+@dataclass(slots=True)
+class _PollNow:
+    key: Hashable
+    owner: None = None
+
+
+_WorkItem = _NewWatch | _NewTimer | _Probed | _CancelAll | _PollNow
 
 
 class Monitor:
@@ -402,6 +408,20 @@ class Monitor:
             raise ValueError(f"delay: need a number of seconds >= 0, got {delay!r}")
         self._submit(_NewTimer(self._clock.now() + delay, fn, owner))
 
+    def poll_now(self, key: Hashable) -> None:
+        """Poll the operations of the :class:`~osfutures.Batch` ``key`` without waiting
+        for their next poll: something says their objects changed (a notification
+        from the cloud, or from another process). The poll still waits for a free
+        probe thread and the endpoint's rate cap, and the batch's polling interval
+        starts again from its tightest. A key with no operation watched is ignored.
+
+        Raises:
+            TypeError: ``key`` is not hashable.
+            MonitorShutdown, MonitorCrashed: as for :meth:`watch`.
+        """
+        require_hashable("key", key)
+        self._submit(_PollNow(key))
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work, as :meth:`concurrent.futures.Executor.shutdown` does.
 
@@ -587,6 +607,8 @@ class Monitor:
                 self._schedule.late(landed, item.answer, now)
         elif isinstance(item, _NewTimer):
             self._schedule.add_timer(item.when, item.fn, item.owner)
+        elif isinstance(item, _PollNow):
+            self._schedule.poll_now(item.key, now)
         else:
             self._schedule.cancel_all()
             # Probes still out can only report on cancelled work: stop waiting for them.

@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from osfutures import (
     NOT_LISTED,
     Batch,
@@ -254,3 +256,30 @@ def test_operations_and_deadlines_still_agree(schedule: Schedule) -> None:
     schedule.answered(watch, Fetched({"status": "BUILD"}, None), now=3.5)
     assert isinstance(watch.future.exception(timeout=0), OperationTimeout)
     assert not schedule._groups and not schedule.watches
+
+
+def test_poll_now_polls_a_batch_before_its_next_poll(clock: ManualClock) -> None:
+    lister = ChangesLister()
+    lister.set("a", "BUILD")
+    monitor = Monitor(clock=clock, default_interval=1.0, seed=1)
+    batch = Batch("servers", lister.fetch_many, changes_only=True)
+    try:
+        future = monitor.watch_states(
+            lambda: {"status": lister.rows["a"]},
+            target={"ACTIVE"},
+            batch=batch.member("a"),
+            timeout=600,
+            interval=PollInterval(initial=100.0, factor=1.0, maximum=100.0, jitter=0.0),
+        )
+        settle(clock, monitor, 100.0)
+        assert future.status == "BUILD" and lister.calls == 1
+        lister.set("a", "ACTIVE")  # a notification says so; the next poll is 100 s away
+        monitor.poll_now("servers")
+        assert monitor.wait_idle(timeout=5)
+        assert lister.calls == 2 and future.result(timeout=0) == {"status": "ACTIVE"}
+        monitor.poll_now("no such batch")  # nothing watched there: nothing happens
+        assert monitor.wait_idle(timeout=5) and lister.calls == 2
+        with pytest.raises(TypeError, match=r"^key"):
+            monitor.poll_now(["not", "hashable"])
+    finally:
+        monitor.shutdown(cancel_futures=True)
