@@ -341,13 +341,15 @@ class OperationFuture(Future[T], Generic[T]):
         deadline; never a credential.
 
         Raises:
-            ValueError: the operation was not started by an OpenStack twin, so
-                nothing can watch it from a token.
+            ValueError: the operation was not started by a plain OpenStack twin, so
+                nothing can watch it from a token (a retrying twin's goes on from its
+                journal row: :func:`osfutures.resume`).
         """
         if self._resume_state is None:
             raise ValueError(
-                f"{self.name}: has no token: only an OpenStack twin's operation can be"
-                " resumed from one"
+                f"{self.name}: has no token: a token watches one object of a plain"
+                " OpenStack twin (create_server_async); a retrying twin's operation"
+                " goes on from its journal row (osfutures.resume)"
             )
         return tokens.encode(self._resume_state)
 

@@ -117,6 +117,12 @@ def test_a_token_holds_no_secret_and_only_resumes_on_its_own_project(
     future.result(timeout=30)
 
 
-def test_only_a_twins_future_has_a_token() -> None:
-    with pytest.raises(ValueError, match="only an OpenStack twin's operation"):
+def test_only_a_twins_future_has_a_token(
+    conn: osfutures.AsyncConnection, boot: dict[str, Any]
+) -> None:
+    with pytest.raises(ValueError, match="a token watches one object of a plain"):
         osfutures.OperationFuture(name="mine").token()
+    retrying = conn.compute.create_server_async_r(name="r", try_count=2, **boot)
+    with pytest.raises(ValueError, match=r"goes on from its journal row \(osfutures.resume\)"):
+        retrying.token()
+    retrying.result(timeout=30)
