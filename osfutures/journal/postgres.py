@@ -15,6 +15,8 @@ write opens it again.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,7 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import Jsonb
 
+from osfutures.journal.cluster import Election
 from osfutures.journal.errors import JournalUnavailable, SchemaTooNew
 from osfutures.journal.schema import (
     Dialect,
@@ -45,6 +48,8 @@ DEFAULT_SCHEMA = "osfutures"
 MAX_CONNECTIONS = 4
 
 _DRIVER_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout)
+#: This process, as rows name the process that watches an operation.
+_OWNER = (socket.gethostname(), os.getpid())
 
 
 def _split(url: str) -> tuple[str, str | None, str]:
@@ -99,6 +104,13 @@ class PostgresStore(Reading):
         self.connect_timeout = connect_timeout
         self._lock = threading.RLock()
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
+        # While this process writes rows, it holds its owner lock: a process that
+        # dies (on any machine) frees it, which tells others its operations are
+        # orphans (owner_gone). Claims are the locks of the orphans' owners this
+        # process took, so that no other process takes the same ones.
+        owners = f"{self.schema}:owners"
+        self._owner = Election(self.conninfo, namespace=owners, connect_timeout=connect_timeout)
+        self._claims = Election(self.conninfo, namespace=owners, connect_timeout=connect_timeout)
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.target}>"
@@ -196,6 +208,10 @@ class PostgresStore(Reading):
         """
         statement = upsert(self.dialect)
         pool = self._pool_or_open()
+        if _OWNER not in self._owner.leading():
+            # First, or again after a lost session. Not got (the server cannot
+            # say): the rows are written all the same.
+            self._owner.try_lead(_OWNER)
         try:
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 written = []
@@ -249,9 +265,23 @@ class PostgresStore(Reading):
             self._forget()
             raise self._unavailable("cannot be read", error) from error
 
+    def owner_gone(self, host: str, pid: int) -> bool:
+        """Whether the process ``pid`` on ``host``, which wrote rows here, is gone (it
+        died, or lost its session), on any machine: no session holds its owner lock.
+        True also claims its operations: this store takes the lock, so another
+        process asking gets False and does not take the same operations over.
+
+        False when it is alive, already claimed, or the server cannot say.
+        """
+        if (host, pid) == _OWNER:
+            return False
+        return self._claims.try_lead((host, pid))
+
     def close(self) -> None:
-        """Close the pool (it opens again if used)."""
+        """Close the pool (it opens again if used) and give up the owner locks."""
         self._forget()
+        self._owner.close()
+        self._claims.close()
 
 
 def _dumps(record: Any) -> str:

@@ -172,3 +172,42 @@ def test_payloads_stay_under_postgresqls_limit() -> None:
 def test_a_channel_name_must_be_an_identifier(postgres_server: str) -> None:
     with pytest.raises(ValueError, match=r"^name: "):
         Channel(postgres_server, 'ops"; DROP', lambda ids: None)
+
+
+def test_a_journal_knows_when_a_process_on_any_machine_is_gone(pg_url: str) -> None:
+    from osfutures.journal.postgres import PostgresStore
+
+    child = textwrap.dedent(
+        f"""
+        import os, socket, sys
+        import osfutures
+        from osfutures.journal import Journal
+        journal = Journal.open({pg_url!r}, batch_delay=0)
+        journal.track(osfutures.OperationFuture(name="left behind"))
+        assert journal.flush()
+        print(socket.gethostname(), os.getpid(), flush=True)
+        sys.stdin.read()
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    try:
+        assert process.stdout is not None
+        host, pid = process.stdout.readline().split()
+        assert not stores[0].owner_gone(host, int(pid)), "alive: its operations are its own"
+        process.kill()  # SIGKILL: its session ends when the server reads the closed socket
+        process.wait(10)
+        for _ in range(100):
+            if stores[0].owner_gone(host, int(pid)):
+                break
+            psycopg.connect(stores[0].conninfo).close()  # a pause that asks the server
+        else:
+            pytest.fail("a killed process's owner lock was never freed")
+        assert not stores[1].owner_gone(host, int(pid)), "claimed by the first to ask"
+    finally:
+        process.kill()
+        process.wait(10)
+        for store in stores:
+            store.close()
