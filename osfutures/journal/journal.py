@@ -135,6 +135,7 @@ class Journal:
         context: Context | None = None,
         watch: Mapping[str, Any] | None = None,
         op_id: str | None = None,
+        new_id: str | None = None,
     ) -> str:
         """Keep ``future``'s operation in the journal until it ends; return its
         durable id (a UUID; ``future.id`` is only unique within this process).
@@ -155,6 +156,8 @@ class Journal:
             watch: how it is watched (JSON-able: twin, timeout, retry options), kept
                 in the record for a later resume (default: the continued row's).
             op_id: the id of the operation ``future`` continues.
+            new_id: the id of the new operation, made beforehand (a create carries
+                it, see :doc:`/journal`); default: a new UUID.
 
         Raises:
             TypeError: ``future`` is not an :class:`~osfutures.OperationFuture`, or
@@ -166,6 +169,8 @@ class Journal:
         """
         if not isinstance(future, OperationFuture):
             raise TypeError(f"future: expected an OperationFuture, got {type(future).__name__}")
+        if new_id is not None and op_id is not None:
+            raise ValueError("new_id: a new operation continues none; give op_id or new_id")
         earlier = None if op_id is None else self._continued(op_id)
         if earlier is not None:
             context = context or Context(
@@ -178,9 +183,38 @@ class Journal:
                 return known.op_id
             if known is not None:
                 raise ValueError(f"op_id: {future!r} is tracked here as {known.op_id} already")
-            if op_id is not None and any(op.op_id == op_id for op in self._ops.values()):
-                raise ValueError(f"op_id: operation {op_id} is tracked here by another future")
-            op = self._ops[future] = Tracked(future, context or Context(), watch, earlier)
+            wanted = op_id or new_id
+            if wanted is not None and any(op.op_id == wanted for op in self._ops.values()):
+                name = "op_id" if new_id is None else "new_id"
+                raise ValueError(f"{name}: operation {wanted} is tracked here by another future")
+            op = self._ops[future] = Tracked(
+                future, context or Context(), watch, earlier, op_id=new_id
+            )
+        self._attach(op, future)
+        return op.op_id
+
+    def hand_over(self, stand_in: OperationFuture[Any], future: OperationFuture[Any]) -> str:
+        """``future`` takes over the operation ``stand_in`` was tracked for (same row,
+        id and start): a create's row is written before it is sent, under a stand-in,
+        and handed to the future its twin returns once the call answered.
+
+        Raises:
+            KeyError: ``stand_in`` is not tracked here.
+            ValueError: ``future`` is tracked here already.
+        """
+        with self._lock:
+            if future in self._ops:
+                raise ValueError(f"future: {future!r} is tracked here already")
+            op = self._ops.pop(stand_in, None)
+            if op is None:
+                raise KeyError(f"{stand_in!r} is not tracked by {self!r}")
+            self._ops[future] = op
+        op.hand_over(stand_in, future)
+        self._attach(op, future)
+        return op.op_id
+
+    def _attach(self, op: Tracked, future: OperationFuture[Any]) -> None:
+        """Write ``op``'s row (``future``'s) now and on each change of ``future``."""
         writer = self._writer
 
         def changed(update: ProgressUpdate) -> None:  # on the callback pool
@@ -194,7 +228,6 @@ class Journal:
         future.add_progress_callback(changed)
         future._add_internal_callback(ended)
         writer.enqueue(op, future)
-        return op.op_id
 
     def track_attempt(self, future: OperationFuture[Any], attempt: OperationFuture[Any]) -> None:
         """Write ``future``'s row now and when ``attempt`` (one of its attempts)

@@ -95,6 +95,7 @@ class Tracked:
             that a later resume needs.
         earlier: the operation's row, when ``future`` continues it (a resumed
             operation): its id, start, statuses and resumes carry on.
+        op_id: a new operation's id, made beforehand (default: a new UUID).
     """
 
     def __init__(
@@ -103,8 +104,10 @@ class Tracked:
         context: Context,
         watch: Mapping[str, Any] | None = None,
         earlier: Mapping[str, Any] | None = None,
+        *,
+        op_id: str | None = None,
     ) -> None:
-        self.op_id = str(uuid.uuid4()) if earlier is None else str(earlier["op_id"])
+        self.op_id = str(earlier["op_id"]) if earlier is not None else op_id or str(uuid.uuid4())
         self.context = context
         self.watch = dict(watch or {})
         self.statuses: list[dict[str, Any]] = list(earlier["statuses"]) if earlier else []
@@ -122,12 +125,23 @@ class Tracked:
         #: The last change the journal saw that the record's own ``updated_at``
         #: does not show (tracking started, an attempt started or ended, the end).
         self.touched_at = time.time()
+        self._note(future)
+
+    def _note(self, future: OperationFuture[Any]) -> None:
+        """Keep ``future``'s state as a status change, unless it is the last one kept."""
         last = self.statuses[-1] if self.statuses else {}
         now = (future.status, future.progress)
         if now != (None, None) and now != (last.get("status"), last.get("progress")):
             self.statuses.append(
                 {"status": future.status, "progress": future.progress, "at": future.updated_at}
             )
+
+    def hand_over(self, stand_in: OperationFuture[Any], future: OperationFuture[Any]) -> None:
+        """``future`` goes on with the operation ``stand_in`` started (its start kept)."""
+        if self.created_at is None:
+            self.created_at = stand_in.created_at
+        self._note(future)
+        self.touch()
 
     def observe(self, update: ProgressUpdate) -> None:
         """Keep one status change (called from the future's progress callback)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Union
@@ -25,8 +26,10 @@ from osfutures.journal.tracking import Context
 
 __all__ = [
     "ENVIRONMENT",
+    "SENDING",
     "AttemptRelay",
     "JournalArgument",
+    "Sending",
     "TwinJournal",
     "custom_policy",
     "shared_journal",
@@ -41,6 +44,11 @@ ENVIRONMENT = "OSFUTURES_JOURNAL"
 #: What ``journal=`` takes: a path or URL, a :class:`Journal`, ``False`` (none, even
 #: if ``OSFUTURES_JOURNAL`` is set) or ``None`` (``OSFUTURES_JOURNAL``, if set).
 JournalArgument = Union[str, "os.PathLike[str]", Journal, bool, None]
+
+#: The state of a create's row written before the create is sent.
+SENDING = "sending"
+#: The most seconds a create waits for its row to be written before it is sent.
+SENDING_WRITE_TIMEOUT = 5.0
 
 _shared_lock = threading.Lock()
 _shared: dict[str, Journal] = {}
@@ -170,19 +178,36 @@ class TwinJournal:
         self._conn = conn
         self.context = connection_context(conn)
 
-    def track(self, future: OperationFuture[Any], twin: str, **options: Any) -> None:
+    def track(
+        self,
+        future: OperationFuture[Any],
+        twin: str,
+        *,
+        new_id: str | None = None,
+        **options: Any,
+    ) -> None:
         """Track a future a twin returns.
 
         Args:
             future: the twin's future.
             twin: the twin's name (``create_server_async``).
+            new_id: the operation's id, made beforehand (default: a new one).
             options: how it waits (``timeout``, ``interval``, retry options), kept
                 in the record's ``watch``.
         """
         if self.context.project_id is None:  # the twin's call has authenticated by now
             self.context.project_id = _authenticated_project(self._conn)
         watch = {"twin": twin, **{k: _plain(v) for k, v in options.items()}}
-        self.journal.track(future, context=self.context, watch=watch)
+        self.journal.track(future, context=self.context, watch=watch, new_id=new_id)
+
+    def sending(self, twin: str, **options: Any) -> Sending:
+        """A create about to be sent carrying its operation's id (see :class:`Sending`).
+
+        Args:
+            twin: the twin's name (``create_server_async``).
+            options: as for :meth:`track`.
+        """
+        return Sending(self, twin, options)
 
     def attempts(self) -> AttemptRelay:
         """A relay for the attempts of one retrying twin call: its ``started`` gets
@@ -248,3 +273,53 @@ def custom_policy(**strategies: Any) -> list[str]:
     """The names of the tenacity strategies and hooks a retrying twin call was given
     (they are code, not data: the record says only which were the caller's own)."""
     return sorted(name for name, value in strategies.items() if value is not None)
+
+
+class Sending:
+    """A create sent with its operation's id, written down before it is sent.
+
+    The id is made first (:attr:`op_id`), for the create to carry (its metadata or
+    tags). :meth:`write` then writes the operation's row, under a stand-in future in
+    the state ``sending`` (no object id yet), and waits until it is written: a
+    process killed between the request and its answer leaves a row whose object
+    :func:`osfutures.resume` finds by that id. :meth:`hand_over` gives the row to the
+    twin's future once the call answered; :meth:`unsent` ends it when the call failed.
+
+    Args:
+        journal: the connection's journal.
+        twin: the twin's name.
+        options: how it waits, kept in the row's ``watch`` (with ``tagged``: true).
+    """
+
+    def __init__(self, journal: TwinJournal, twin: str, options: dict[str, Any]) -> None:
+        self._journal = journal
+        self._twin = twin
+        self._options = {**options, "tagged": True}
+        self.op_id = str(uuid.uuid4())
+        self.stand_in: OperationFuture[Any] | None = None
+
+    def write(self, name: str, request: Any) -> None:
+        """Track the operation under a stand-in future and wait (a few seconds at
+        most) until its row is written; not when the journal's last write failed (the
+        create goes on: the cloud work is never held up for the journal's sake)."""
+        stand_in = OperationFuture[Any](name=name, request=request)
+        stand_in.set_state(SENDING)
+        self._journal.track(stand_in, self._twin, new_id=self.op_id, **self._options)
+        self.stand_in = stand_in
+        journal = self._journal.journal
+        if journal.error is None:
+            journal.flush(SENDING_WRITE_TIMEOUT)
+
+    def hand_over(self, future: OperationFuture[Any]) -> None:
+        """The create answered: ``future`` (the twin's) goes on under the row."""
+        if self.stand_in is None:  # the row was never written: track it as usual
+            self._journal.track(future, self._twin, new_id=self.op_id, **self._options)
+            return
+        self._journal.journal.hand_over(self.stand_in, future)
+
+    def unsent(self, error: BaseException, refused: bool) -> None:
+        """The call raised ``error``. A refusal (an answer saying nothing was made)
+        ends the row as failed; any other error (a dropped connection, a timeout, a
+        5xx) leaves it ``sending``: the object may exist, a resume looks for it."""
+        if self.stand_in is not None and refused:
+            self.stand_in.set_exception(error)

@@ -24,6 +24,7 @@ from osfutures.future import OperationFuture
 from osfutures.journal.twins import (
     AttemptRelay,
     JournalArgument,
+    Sending,
     TwinJournal,
     custom_policy,
     twin_journal,
@@ -42,7 +43,7 @@ from osfutures.openstack.specs import (
     specs_for,
 )
 from osfutures.openstack.waiting import Waiting, waiting_for
-from osfutures.policy import PollInterval, is_transient
+from osfutures.policy import PollInterval, _status_code, is_transient
 from osfutures.retrying import resume_retrying, retrying
 from osfutures.watch import Batch, OnGone, States
 
@@ -147,12 +148,15 @@ def start_twin(
     timeout: float | None,
     interval: PollInterval | float | None,
     monitor: Monitor,
+    carry: Callable[[inspect.BoundArguments], None] | None = None,
 ) -> OperationFuture[Any]:
     """Make the plain call, then watch what it started.
 
     Every argument is checked before the plain call, so a refused call changes
     nothing in the cloud (a server created and then refused would be an orphan the
-    caller holds no id of).
+    caller holds no id of). ``carry``, if given, is called with the bound arguments
+    last, just before the call: it may change them (a create's metadata or tags
+    carry its journal operation's id) and write the operation down.
 
     Raises what the plain call raises (a 400, 403, 409 or quota error raises here,
     exactly as openstacksdk would); ``TypeError`` or ``ValueError`` naming the
@@ -162,13 +166,16 @@ def start_twin(
     """
     kind = KINDS[spec.kind]
     method = getattr(getattr(conn, spec.service), spec.call)
-    arguments = inspect.signature(method).bind(*args, **kwargs).arguments
+    bound = inspect.signature(method).bind(*args, **kwargs)
+    arguments = bound.arguments
     states = spec.states(arguments)  # an unknown target verb is refused before the call
     check_timeout("timeout", timeout)
     interval = PollInterval.coerce(interval, monitor.default_interval)
     monitor._check_open()
+    if carry is not None:
+        carry(bound)
     with sent_requests(conn) as sent:
-        result = method(*args, **kwargs)
+        result = method(*bound.args, **bound.kwargs)
     resource_id = spec.locate(arguments, result)
     if resource_id is None:
         raise ValueError(
@@ -316,30 +323,98 @@ def resume_twin(
     found = resuming.parse(token, conn)
     spec = found.spec
     check_timeout("timeout", timeout)
-    interval = PollInterval.coerce(interval, monitor.default_interval)
-    monitor._check_open()
-    kind = KINDS[spec.kind]
-    # A look now, on the caller's thread: what ended while nobody watched resolves at
-    # once, even past the deadline.
-    current = kind.fetch(conn, found.resource_id)
     on_gone = _DELETED if spec.deletes else _JUST_CREATED if found.leaves_behind else _VANISHED
-    left = found.time_left() if timeout is None else timeout
-    future = _watch(
+    future = _watch_again(
         conn,
         spec,
         found.resource_id,
         found.states,
         on_gone=on_gone,
         sent=found.sent,
-        timeout=max(left, resuming.LAST_LOOK),
+        left=found.time_left() if timeout is None else timeout,
         interval=interval,
         monitor=monitor,
         name=found.name,
+    )
+    future._resume_state = found.state
+    return future
+
+
+def _watch_again(
+    conn: Any,
+    spec: OperationSpec,
+    resource_id: str,
+    states: States,
+    *,
+    on_gone: OnGone,
+    sent: Sequence[Sent],
+    left: float,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+    name: str,
+) -> OperationFuture[Any]:
+    """Watch an operation another process started, ``left`` seconds more."""
+    interval = PollInterval.coerce(interval, monitor.default_interval)
+    monitor._check_open()
+    # A look now, on the caller's thread: what ended while nobody watched resolves at
+    # once, even past the deadline.
+    current = KINDS[spec.kind].fetch(conn, resource_id)
+    return _watch(
+        conn,
+        spec,
+        resource_id,
+        states,
+        on_gone=on_gone,
+        sent=sent,
+        timeout=max(left, resuming.LAST_LOOK),
+        interval=interval,
+        monitor=monitor,
+        name=name,
         request={"service": spec.service, "call": spec.call, "resumed": True},
         sync_res=None,
         initial=current,
     )
-    future._resume_state = found.state
+
+
+def carrying(conn: Any, spec: OperationSpec, op_id: str, name: str | None) -> list[Any]:
+    """The objects of ``spec``'s kind that carry the operation id ``op_id`` (its
+    create's metadata or tag): one listing of the project's, narrowed to ``name``."""
+    carries = spec.carries
+    if carries is None:
+        raise ValueError(f"{spec.call}: its objects carry no operation id")
+    proxy = getattr(conn, KINDS[spec.kind].service)
+    listing = getattr(proxy, carries.lists)(**carries.query(name))
+    return [obj for obj in listing if carries.carried(obj) == op_id]
+
+
+def adopt_twin(
+    conn: Any,
+    spec: OperationSpec,
+    resource_id: str,
+    *,
+    name: str,
+    left: float,
+    interval: PollInterval | float | None,
+    monitor: Monitor,
+) -> OperationFuture[Any]:
+    """Watch the object a create made whose answer was lost (found by the operation
+    id it carries), ``left`` seconds more; its future has a token from now on."""
+    states = spec.states({})
+    future = _watch_again(
+        conn,
+        spec,
+        resource_id,
+        states,
+        on_gone=_JUST_CREATED,
+        sent=(),
+        left=left,
+        interval=interval,
+        monitor=monitor,
+        name=name,
+    )
+    future._resume_state = resuming.state(
+        conn, spec, resource_id, states, name=name, deadline=left, sent=(), leaves_behind=True
+    )
     return future
 
 
@@ -355,6 +430,40 @@ def _name_of(spec: OperationSpec, arguments: Mapping[str, Any], result: Any) -> 
     return None
 
 
+def carry_op_id(spec: OperationSpec, bound: inspect.BoundArguments, op_id: str) -> None:
+    """Add ``op_id`` to the metadata or tags a create's bound arguments carry (the
+    spec's :attr:`~osfutures.openstack.specs.OperationSpec.carries`), a named
+    argument or one of its ``**attrs``.
+
+    Raises:
+        ValueError: the caller set ``osfutures_op`` itself, or gave metadata or tags
+            of the wrong type (the message names the argument).
+    """
+    carries = spec.carries
+    if carries is None:
+        return
+    name = carries.argument
+    parameters = bound.signature.parameters
+    given = parameters.get(name)
+    if given is not None and given.kind is not inspect.Parameter.VAR_KEYWORD:
+        bound.arguments[name] = carries.merged(spec.call, bound.arguments.get(name), op_id)
+        return
+    attrs = next(p.name for p in parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD)
+    extra = dict(bound.arguments.get(attrs) or {})
+    extra[name] = carries.merged(spec.call, extra.get(name), op_id)
+    bound.arguments[attrs] = extra
+
+
+def refused(error: BaseException) -> bool:
+    """Whether a call's error says the cloud made nothing: an answer of 4xx, or an
+    error raised before anything was sent (a bad argument). A connection dropped
+    before the answer, a timeout or a 5xx leave it open: the object may exist."""
+    code = _status_code(error)
+    if code is not None:
+        return code < 500
+    return not isinstance(error, (OSError, TimeoutError, ks_exc.ConnectionError))
+
+
 def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
     if spec.deletes:
         # A fast delete may be over before the first poll (real Nova lists about
@@ -363,6 +472,24 @@ def _on_gone(spec: OperationSpec, arguments: Mapping[str, Any]) -> OnGone:
         passed = spec.passed(arguments)
         return _DELETED if isinstance(passed, (str, type(None))) else OnGone(True, last=passed)
     return _JUST_CREATED if spec.leaves_behind(arguments) else _VANISHED
+
+
+def _carrier(
+    spec: OperationSpec, sending: Sending, merge: bool
+) -> Callable[[inspect.BoundArguments], None]:
+    """The ``carry`` of :func:`start_twin` for a create that carries its operation's
+    id: the id merged into its arguments (unless ``merge`` is false: a retrying
+    twin's arguments carry it already), then its row written, once."""
+
+    def carry(bound: inspect.BoundArguments) -> None:
+        if merge:
+            carry_op_id(spec, bound, sending.op_id)
+        if sending.stand_in is None:
+            named = _name_of(spec, bound.arguments, None)
+            label = f"{spec.call} {named}" if merge and named else spec.call
+            sending.write(label, request_record(spec.service, spec.call, bound.arguments))
+
+    return carry
 
 
 def _cleanup(
@@ -435,9 +562,18 @@ class AsyncProxy:
     def _monitor_or_default(self) -> Monitor:
         return self._monitor or default_monitor()
 
+    def _sending(self, spec: OperationSpec, twin: str, **options: Any) -> Sending | None:
+        """With a journal, a create that carries its operation's id (see :doc:`/journal`)."""
+        if self._journal is None or spec.carries is None:
+            return None
+        return self._journal.sending(twin, **options)
+
     def _twin(
-        self, spec: OperationSpec, *, journaled: bool = True
+        self, spec: OperationSpec, *, journaled: bool = True, sending: Sending | None = None
     ) -> Callable[..., OperationFuture[Any]]:
+        """The ``_async`` twin; unjournaled, an attempt of a retrying one (whose
+        ``sending``, if any, its first attempt writes down)."""
+
         def twin(
             *args: Any,
             timeout: float | None = None,
@@ -449,21 +585,33 @@ class AsyncProxy:
             kinds = self._waiting.get(spec.kind) or _WAIT_AS_THE_MONITOR
             timeout = timeout if timeout is not None else kinds.timeout
             interval = interval if interval is not None else kinds.interval
-            future = start_twin(
-                self._conn,
-                spec,
-                args,
-                kwargs,
-                timeout=timeout,
-                interval=interval,
-                monitor=self._monitor_or_default(),
-            )
+            journal = self._journal if journaled else None
+            carrying = sending
+            if journal is not None:
+                carrying = self._sending(
+                    spec, f"{spec.call}{ASYNC}", timeout=timeout, interval=interval
+                )
+            try:
+                future = start_twin(
+                    self._conn,
+                    spec,
+                    args,
+                    kwargs,
+                    timeout=timeout,
+                    interval=interval,
+                    monitor=self._monitor_or_default(),
+                    carry=None if carrying is None else _carrier(spec, carrying, journaled),
+                )
+            except BaseException as error:
+                if journal is not None and carrying is not None:
+                    carrying.unsent(error, refused(error))
+                raise
             # The journal (journal=): a retrying twin's attempts are not rows of their
             # own, they are in its future's record.
-            if journaled and self._journal is not None:
-                self._journal.track(
-                    future, f"{spec.call}{ASYNC}", timeout=timeout, interval=interval
-                )
+            if journal is not None and carrying is not None:
+                carrying.hand_over(future)
+            elif journal is not None:
+                journal.track(future, f"{spec.call}{ASYNC}", timeout=timeout, interval=interval)
             return future
 
         twin.__name__ = f"{spec.call}{ASYNC}"
@@ -499,27 +647,14 @@ class AsyncProxy:
             # Checked here, not in the first attempt: a refusal then would come after
             # retrying() had started, and from a later attempt after a create.
             PollInterval.coerce(interval, monitor.default_interval)
-            start, cleanup = self._attempts(spec, args, kwargs, interval, relay, monitor)
-            outer = retrying(
-                start,
-                cleanup,
-                try_count=try_count,
-                tout=tout,
-                timeout=timeout,
-                retry=retry,
-                stop=stop,
-                wait=wait,
-                before=before,
-                after=after,
-                before_sleep=before_sleep,
-                retry_error_callback=retry_error_callback,
-                reraise=reraise,
-                cleanup_last=cleanup_last,
-                name=spec.call,
-                monitor=monitor,
-            )
-            if self._journal is not None and relay is not None:
-                policy = custom_policy(
+            options = {
+                "try_count": try_count,
+                "tout": tout,
+                "timeout": timeout,
+                "interval": interval,
+                "cleanup_last": cleanup_last,
+                "reraise": reraise,
+                "custom": custom_policy(
                     retry=retry,
                     stop=stop,
                     wait=wait,
@@ -527,19 +662,44 @@ class AsyncProxy:
                     after=after,
                     before_sleep=before_sleep,
                     retry_error_callback=retry_error_callback,
-                )
-                self._journal.track_retrying(
-                    outer,
-                    relay,
-                    f"{spec.call}{ASYNC_R}",
+                ),
+            }
+            # Every attempt carries the operation's id, merged once here.
+            sending = self._sending(spec, f"{spec.call}{ASYNC_R}", **options)
+            if sending is not None:
+                bound = inspect.signature(getattr(self._proxy, spec.call)).bind(*args, **kwargs)
+                carry_op_id(spec, bound, sending.op_id)
+                args, kwargs = bound.args, bound.kwargs
+            start, cleanup = self._attempts(spec, args, kwargs, interval, relay, monitor, sending)
+            try:
+                outer = retrying(
+                    start,
+                    cleanup,
                     try_count=try_count,
                     tout=tout,
                     timeout=timeout,
-                    interval=interval,
-                    cleanup_last=cleanup_last,
+                    retry=retry,
+                    stop=stop,
+                    wait=wait,
+                    before=before,
+                    after=after,
+                    before_sleep=before_sleep,
+                    retry_error_callback=retry_error_callback,
                     reraise=reraise,
-                    custom=policy,
+                    cleanup_last=cleanup_last,
+                    name=spec.call,
+                    monitor=monitor,
                 )
+            except BaseException as error:
+                if sending is not None:
+                    sending.unsent(error, refused(error))
+                raise
+            if self._journal is not None and relay is not None:
+                if sending is not None:
+                    sending.hand_over(outer)
+                    relay.tracking(outer)
+                else:
+                    self._journal.track_retrying(outer, relay, f"{spec.call}{ASYNC_R}", **options)
             return outer
 
         twin.__name__ = f"{spec.call}{ASYNC_R}"
@@ -554,6 +714,7 @@ class AsyncProxy:
         interval: PollInterval | float | None,
         relay: AttemptRelay | None,
         monitor: Monitor,
+        sending: Sending | None = None,
     ) -> tuple[Callable[[float | None], OperationFuture[Any]], Callable[..., Any] | None]:
         """What a retrying twin call runs: the start of one attempt (the plain
         twin's call), and the cleanup of a failed one (``None`` if it leaves nothing).
@@ -561,7 +722,7 @@ class AsyncProxy:
         Raises:
             TypeError: the arguments do not fit the call.
         """
-        attempt = self._twin(spec, journaled=False)
+        attempt = self._twin(spec, journaled=False, sending=sending)
         method = getattr(self._proxy, spec.call)
         arguments = inspect.signature(method).bind(*args, **kwargs).arguments
 

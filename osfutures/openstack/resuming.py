@@ -31,7 +31,7 @@ from osfutures.future import Attempt, OperationFuture
 from osfutures.journal.journal import Journal
 from osfutures.journal.twins import AttemptRelay, shared_journal
 from osfutures.openstack.explaining import Sent
-from osfutures.openstack.specs import OperationSpec, specs_for
+from osfutures.openstack.specs import OP_KEY, OperationSpec, specs_for
 from osfutures.policy import PollInterval
 from osfutures.watch import States
 
@@ -373,9 +373,14 @@ def resume(
         why = _not_resumable(row)
         if why is None:
             try:
-                futures[op_id] = _resume_row(conn, journal, row, interval, timeout)
+                resumed = _resume_row(conn, journal, row, interval, timeout)
             except Exception as error:  # a damaged row, a cloud that refuses: this one
                 why = f"{type(error).__name__}: {error}"
+            else:
+                if isinstance(resumed, str):
+                    why = resumed
+                else:
+                    futures[op_id] = resumed
         if why is not None:
             skipped[op_id] = why
             log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
@@ -393,11 +398,68 @@ def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | 
 
 def _not_resumable(row: Mapping[str, Any]) -> str | None:
     """Why a row of this connection's cloud cannot be resumed, or ``None``."""
-    if not row.get("token"):
+    if not row.get("token") and not _sent_unanswered(row):
         return "no continuation token: nothing to watch was known when its process stopped"
     if _alive_elsewhere(row):
         return f"its process {row['pid']} on this machine is alive and watching it"
     return None
+
+
+def _sent_unanswered(row: Mapping[str, Any]) -> bool:
+    """Whether the row is a create that carried its operation id, written before it
+    was sent, whose answer never came (no object id, no token, no attempt)."""
+    watch = row.get("watch") or {}
+    return (
+        bool(watch.get("tagged"))
+        and not row.get("token")
+        and not row.get("resource_id")
+        and not row.get("attempts")
+    )
+
+
+def _adopt_row(
+    conn: AsyncConnection,
+    row: Mapping[str, Any],
+    interval: PollInterval | float | None,
+    timeout: float | None,
+) -> OperationFuture[Any] | str:
+    """The future of what a create whose answer was lost made, found by the operation
+    id it carried; or why there is none to watch."""
+    from osfutures.monitor import default_monitor
+    from osfutures.openstack.connection import adopt_twin, carrying
+
+    op_id = str(row["op_id"])
+    spec = specs_for(str(row["service"]))[str(row["call"])]
+    kind = spec.kind
+    found = carrying(conn.unwrap(), spec, op_id, row.get("resource_name"))
+    if not found:
+        return (
+            f"the create was sent but no {kind} carries its {OP_KEY} tag: it was not made"
+            " (or the cloud has yet to show it: a later resume looks again)"
+        )
+    ids = sorted(str(obj.id) for obj in found)
+    if len(found) > 1:
+        return f"{len(found)} {kind}s carry its {OP_KEY} tag ({', '.join(ids)}): none adopted"
+    if str((row.get("watch") or {}).get("twin", "")).endswith("_async_r"):
+        return (
+            f"the retrying create's first attempt made {kind} {ids[0]} (its {OP_KEY} tag"
+            " says so), but its answer was lost: a retry is not resumed from there"
+        )
+    monitor = conn._monitor or default_monitor()
+    if timeout is None:
+        waited = _seconds((row.get("watch") or {}).get("timeout"))
+        timeout = (monitor.default_timeout if waited is None else waited) - (
+            time.time() - float(row["created_at"])
+        )
+    return adopt_twin(
+        conn.unwrap(),
+        spec,
+        ids[0],
+        name=str(row.get("name") or f"{spec.call} {ids[0]}"),
+        left=timeout,
+        interval=interval,
+        monitor=monitor,
+    )
 
 
 def _resume_row(
@@ -406,12 +468,18 @@ def _resume_row(
     row: Mapping[str, Any],
     interval: PollInterval | float | None,
     timeout: float | None,
-) -> OperationFuture[Any]:
-    """Watch one row's operation again, tracked under the row."""
+) -> OperationFuture[Any] | str:
+    """Watch one row's operation again, tracked under the row (or why not)."""
     op_id = str(row["op_id"])
     twin = str((row.get("watch") or {}).get("twin") or "")
-    if not twin.endswith("_async_r"):
-        future = conn.resume(str(row["token"]), interval=interval, timeout=timeout)
+    if _sent_unanswered(row) or not twin.endswith("_async_r"):
+        future = (
+            _adopt_row(conn, row, interval, timeout)
+            if _sent_unanswered(row)
+            else conn.resume(str(row["token"]), interval=interval, timeout=timeout)
+        )
+        if isinstance(future, str):
+            return future
         future.request = row.get("request")  # what was asked, not how it was resumed
         try:
             journal.track(future, op_id=op_id)

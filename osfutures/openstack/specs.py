@@ -6,11 +6,14 @@ is adding a row. A row names the service and call, the kind of object to watch
 result or one of its arguments), the states that mean success, progress and failure,
 whether disappearance is the goal (deletions), whether the call creates the object it
 returns (creations), and whether a failed attempt leaves an object to clean up before
-a retry (creations, and calls that make a new object unless told to use an existing one).
+a retry (creations, and calls that make a new object unless told to use an existing one),
+and where a creation carries its journal operation's id (:class:`Carries`), so that a
+create whose answer was lost can be found in the cloud and adopted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,8 +23,10 @@ from openstack.baremetal.v1 import _common as baremetal_common
 from osfutures.watch import States
 
 __all__ = [
+    "OP_KEY",
     "SPECS",
     "Argument",
+    "Carries",
     "Locate",
     "OperationSpec",
     "Returned",
@@ -76,6 +81,94 @@ class Argument:
         return None
 
 
+#: The metadata key (or the tag's prefix, ``osfutures_op=<id>``) that carries a journal
+#: operation's id on what its create makes.
+OP_KEY = "osfutures_op"
+
+
+@dataclass(frozen=True)
+class Carries:
+    """Where a create carries its journal operation's id: the argument ``argument``,
+    a metadata mapping (the key :data:`OP_KEY`) or a list of tags (the tag
+    ``osfutures_op=<op id>``); and how the objects of its kind are listed to find it
+    again (``lists``: the proxy's listing method, with ``details``).
+
+    Attributes:
+        argument: ``"metadata"`` or ``"tags"``.
+        lists: the proxy method listing the kind (``"servers"``).
+        details: whether the listing takes ``details=True`` (servers, volumes and
+            shares list their metadata only in detail).
+        regex_names: the listing's ``name`` filter is a regular expression (Nova's),
+            else an exact name.
+    """
+
+    argument: str
+    lists: str
+    details: bool = True
+    regex_names: bool = False
+
+    def query(self, name: str | None) -> dict[str, Any]:
+        """The listing's arguments that narrow it to objects named ``name`` (the
+        operation id itself is matched on what it returns: Nova has no metadata
+        filter, and a service that ignores a filter must not mislead)."""
+        query: dict[str, Any] = {"details": True} if self.details else {}
+        if name:
+            query["name"] = f"^{re.escape(name)}$" if self.regex_names else name
+        return query
+
+    @property
+    def tags(self) -> bool:
+        """The id is a tag (else a metadata key)."""
+        return self.argument == "tags"
+
+    def value(self, op_id: str) -> str:
+        """What the object carries: the metadata value, or the tag."""
+        return f"{OP_KEY}={op_id}" if self.tags else op_id
+
+    def merged(self, call: str, given: Any, op_id: str) -> Any:
+        """The caller's own metadata or tags (``given``, ``None`` if none) with the
+        operation's id added; never replacing one of the caller's.
+
+        Raises:
+            ValueError: the caller set ``osfutures_op`` itself (the message names
+                the argument), or gave a value of the wrong type.
+        """
+        where = f"{call}({self.argument}=...)"
+        if self.tags:
+            tags = [] if given is None else given
+            if not isinstance(tags, (list, tuple)) or not all(isinstance(t, str) for t in tags):
+                raise ValueError(f"{where}: expected a list of strings, got {given!r}")
+            if any(t == OP_KEY or t.startswith(f"{OP_KEY}=") for t in tags):
+                raise ValueError(
+                    f"{where}: the tag {OP_KEY}=... is osfutures' own (the journal operation"
+                    " id a create carries, to find it again after a crash); use another tag"
+                )
+            return [*tags, self.value(op_id)]
+        metadata = {} if given is None else given
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"{where}: expected a mapping, got {given!r}")
+        if OP_KEY in metadata:
+            raise ValueError(
+                f"{where}: the key {OP_KEY!r} is osfutures' own (the journal operation id a"
+                " create carries, to find it again after a crash); use another key"
+            )
+        return {**metadata, OP_KEY: op_id}
+
+    def carried(self, obj: Any) -> str | None:
+        """The operation id an object of the kind carries, or ``None``."""
+        found = getattr(obj, self.argument, None)
+        if found is None and isinstance(obj, Mapping):
+            found = obj.get(self.argument)
+        if self.tags:
+            prefix = f"{OP_KEY}="
+            tag = next(
+                (t for t in found or () if isinstance(t, str) and t.startswith(prefix)), None
+            )
+            return None if tag is None else tag[len(prefix) :]
+        value = found.get(OP_KEY) if isinstance(found, Mapping) else None
+        return value if isinstance(value, str) else None
+
+
 def keyword_attributes(arguments: Mapping[str, Any]) -> Mapping[str, Any]:
     """The ``**attrs`` of a call's bound arguments (``create_server(name=...)``)."""
     return next((v for v in arguments.values() if isinstance(v, dict)), {})
@@ -115,6 +208,9 @@ class OperationSpec:
         confirm: a failure may leave the object in a target state (a failed live
             migration leaves the server ACTIVE where it was): success is believed
             once the service's record of the call says it did not fail.
+        carries: where the create carries its journal operation's id (its metadata
+            or tags), or ``None``: with a journal, a create whose answer was lost is
+            found there and adopted by :func:`osfutures.resume`.
     """
 
     service: str
@@ -128,6 +224,7 @@ class OperationSpec:
     new_unless: str | None = None
     target_from: Callable[[Mapping[str, Any]], frozenset[str]] | None = field(default=None)
     confirm: bool = False
+    carries: Carries | None = None
 
     @property
     def deletes(self) -> bool:
@@ -209,12 +306,22 @@ _SHARE = argument("share", "share_id")
 _SHARE_FAILURES = "extending_error|shrinking_error|shrinking_possible_data_loss_error"
 # With rollback on, a failed stack goes on to ROLLBACK_*: a poll may never see *_FAILED.
 _STACK_FAILED = "%s_FAILED|ROLLBACK_IN_PROGRESS|ROLLBACK_COMPLETE|ROLLBACK_FAILED"
+# Where a create carries its operation id: Nova, Cinder and Manila take metadata (a
+# string map), Glance and Heat tags (Glance's list also holds extra properties, but a
+# tag is what its listing filters on).
+_IN_SERVER = Carries("metadata", "servers", regex_names=True)
+_IN_VOLUME = Carries("metadata", "volumes")
+_IN_IMAGE = Carries("tags", "images", details=False)
+_IN_STACK = Carries("tags", "stacks", details=False)
+_IN_SHARE = Carries("metadata", "shares")
 
 # An empty target means the operation succeeds when the object is gone (deletions).
 # fmt: off
 SPECS: tuple[OperationSpec, ...] = (
     # service         call                        kind           watched object         target                pending                              failure
+    replace(
     _row("compute", "create_server",            "server",      CREATED,               "ACTIVE",             "",                                  "ERROR"),
+        carries=_IN_SERVER),
     _row("compute", "delete_server",            "server",      "server",              "",                   "",                                  "ERROR"),
     _row("compute", "rebuild_server",           "server",      "server",              "ACTIVE|SHUTOFF",     "REBUILD",                           "ERROR"),
     _row("compute", "resize_server",            "server",      "server",              "VERIFY_RESIZE",      "RESIZE",                            "ERROR"),
@@ -230,7 +337,9 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("compute", "create_server_image",      "image",       CREATED,               "active",             "",                                  "killed"),
     _row("compute", "create_volume_attachment", "volume",      _VOLUME_OF_ATTACHMENT, "in-use",             "available|reserved|attaching",      "error|error_attaching"),
     _row("compute", "delete_volume_attachment", "volume",      "volume",              "available",          "in-use|detaching",                  "error|error_detaching"),
+    replace(
     _row("block_storage", "create_volume",      "volume",      CREATED,               "available",          "",                                  "error"),
+        carries=_IN_VOLUME),
     _row("block_storage", "delete_volume",      "volume",      "volume",              "",                   "",                                  "error_deleting"),
     _row("block_storage", "extend_volume",      "volume",      "volume",              "available|in-use",   "extending",                         "error|error_extending"),
     _row("block_storage", "retype_volume",      "volume",      "volume",              "available|in-use",   "retyping",                          "error"),
@@ -241,10 +350,14 @@ SPECS: tuple[OperationSpec, ...] = (
     replace(
     _row("block_storage", "restore_backup",     "volume",      _RESTORED_VOLUME,      "available",          "creating|restoring-backup",         "error|error_restoring"),
         new_unless="volume"),
+    replace(
     _row("image", "create_image",               "image",       CREATED,               "active",             "",                                  "killed"),
+        carries=_IN_IMAGE),
     _row("image", "import_image",               "image",       "image",               "active",             "queued|saving|uploading|importing", "killed"),
     _row("image", "delete_image",               "image",       "image",               "",                   "",                                  ""),
+    replace(
     _row("orchestration", "create_stack",       "stack",       CREATED,               "CREATE_COMPLETE",    "",                                  _STACK_FAILED % "CREATE"),
+        carries=_IN_STACK),
     _row("orchestration", "update_stack",       "stack",       "stack",               "UPDATE_COMPLETE",    "UPDATE_IN_PROGRESS|CREATE_COMPLETE", _STACK_FAILED % "UPDATE"),
     _row("orchestration", "delete_stack",       "stack",       "stack",               "",                   "",                                  "DELETE_FAILED"),
     _row("load_balancer", "create_load_balancer", "load_balancer", CREATED,           "ACTIVE",             "",                                  "ERROR"),
@@ -253,7 +366,9 @@ SPECS: tuple[OperationSpec, ...] = (
     _row("load_balancer", "delete_listener",    "listener",    "listener",            "",                   "",                                  "ERROR"),
     _row("load_balancer", "create_pool",        "pool",        CREATED,               "ACTIVE",             "",                                  "ERROR"),
     _row("load_balancer", "delete_pool",        "pool",        "pool",                "",                   "",                                  "ERROR"),
+    replace(
     _row("shared_file_system", "create_share",  "share",       CREATED,               "available",          "",                                  "error"),
+        carries=_IN_SHARE),
     _row("shared_file_system", "delete_share",  "share",       "share",               "",                   "",                                  "error_deleting"),
     _row("shared_file_system", "resize_share",  "share",       _SHARE,                "available",          "extending|shrinking",               _SHARE_FAILURES),
     OperationSpec("baremetal", "set_node_provision_state", "node", argument("node"),

@@ -92,21 +92,29 @@ def boot_of(cloud: FakeCloud) -> dict[str, Any]:
         plain.close()
 
 
-def killed_midway(cloud: FakeCloud, target: str, until: str = "started") -> list[str]:
-    """Run the child until its operations are started (and written), then SIGKILL it;
-    the op ids of its fleet, then of its retrying create."""
+def child_of(code: str, cloud: FakeCloud, target: str, **more: Any) -> subprocess.Popen[str]:
+    """A child process running ``code``, given (a JSON line on stdin) the cloud's
+    auth, the journal ``target``, the boot arguments and ``more``."""
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", code],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
     )
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdin is not None
     given = {"auth": cloud.auth_args(), "journal": target, "boot": boot_of(cloud)}
-    child.stdin.write(json.dumps({**given, "fleet": FLEET, "until": until}) + "\n")
+    child.stdin.write(json.dumps({**given, **more}) + "\n")
     child.stdin.close()
+    return child
+
+
+def killed_midway(cloud: FakeCloud, target: str, until: str = "started") -> list[str]:
+    """Run the child until its operations are started (and written), then SIGKILL it;
+    the op ids of its fleet, then of its retrying create."""
+    child = child_of(CHILD, cloud, target, fleet=FLEET, until=until)
+    assert child.stdout is not None
     line = child.stdout.readline()
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)  # reaped: its pid is no longer alive

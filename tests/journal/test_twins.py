@@ -66,9 +66,15 @@ def test_servers_created_and_deleted_are_rows(
         assert row["op_id"] == journal.op_id(future) and row["local_id"] == future.id
         assert row["resource_id"] == row["result_id"] == server.id
         assert row["request"]["arguments"]["name"] == server.name
-        assert row["watch"] == {"twin": "create_server_async", "timeout": None, "interval": None}
+        assert row["watch"] == {
+            "twin": "create_server_async",
+            "timeout": None,
+            "interval": None,
+            "tagged": True,  # the create carried its op id (metadata osfutures_op)
+        }
         statuses = [s["status"] for s in row["statuses"]]
-        assert statuses[0] == "BUILD" and statuses[-1] == "ACTIVE"
+        # Written before the create was sent ("sending"), then as Nova showed it.
+        assert statuses[:2] == ["sending", "BUILD"] and statuses[-1] == "ACTIVE"
         times = [s["at"] for s in row["statuses"]]
         assert times == sorted(times)
         gone = rows_by["delete_server", server.name]
@@ -120,6 +126,7 @@ def test_a_retrying_twin_is_one_row_with_its_attempts(
         "cleanup_last": True,
         "reraise": False,
         "custom": ["wait"],
+        "tagged": True,
     }
     # The attempts showed as they came: the first over, the second under way.
     mine = [r.record["attempts"] for r in seen if r.op_id == failed["op_id"]]
@@ -158,6 +165,7 @@ def test_secrets_never_reach_the_journal(
         "private_key": "<redacted>",
         "auth_token": "<redacted>",
         "role": "db",
+        "osfutures_op": row["op_id"],
     }
     text = json.dumps(journal.list())
     stored = b"".join(p.read_bytes() for p in journal_path.parent.iterdir())

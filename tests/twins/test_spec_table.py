@@ -474,3 +474,28 @@ def test_the_twins_are_listed_and_say_their_states(spec: OperationSpec, env: Env
         else:
             assert all(state in doc for state in spec.target), doc
         assert all(state in doc for state in spec.failure), doc
+
+
+# -- where a create carries its journal operation's id -------------------------------
+
+
+def test_the_creates_that_carry_their_op_id_take_it_and_list_their_kind() -> None:
+    carrying = {(s.service, s.call): s.carries for s in SPECS if s.carries is not None}
+    assert {call: (c.argument, c.lists) for (_, call), c in carrying.items()} == {
+        "create_server": ("metadata", "servers"),
+        "create_volume": ("metadata", "volumes"),
+        "create_image": ("tags", "images"),
+        "create_stack": ("tags", "stacks"),
+        "create_share": ("metadata", "shares"),
+    }
+    for (service, call), carries in carrying.items():
+        parameters = inspect.signature(_method(service, call)).parameters
+        takes = carries.argument in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+        )
+        assert takes, f"{call} takes no {carries.argument}"
+        assert callable(getattr(_proxy_class(service), carries.lists, None)), carries.lists
+        merged = carries.merged(call, None, "op-1")
+        assert carries.carried({carries.argument: merged}) == "op-1"
+        with pytest.raises(ValueError, match=rf"^{call}\({carries.argument}=\.\.\.\)"):
+            carries.merged(call, merged, "op-2")
