@@ -280,11 +280,18 @@ def _placeholders(value: Any, path: str = "") -> set[str]:
     return set()
 
 
-def _alive_elsewhere(row: Mapping[str, Any]) -> bool:
-    """Whether the process that watched the row is alive on this machine (not this
-    process): it still watches the operation, and may still retry it."""
-    pid = row.get("pid")
-    if row.get("host") != socket.gethostname() or not isinstance(pid, int) or pid == os.getpid():
+def _alive_elsewhere(row: Mapping[str, Any], journal: Journal) -> bool:
+    """Whether the process that watched the row is alive (not this process): it still
+    watches the operation, and may still retry it. A PostgreSQL journal knows it for
+    a process on any machine (its owner lock; asking claims a dead one's rows, so two
+    resuming processes do not take the same ones); else only on this machine."""
+    pid, host = row.get("pid"), row.get("host")
+    if not isinstance(pid, int) or (host == socket.gethostname() and pid == os.getpid()):
+        return False
+    owner_gone = getattr(journal.store, "owner_gone", None)
+    if owner_gone is not None and isinstance(host, str):
+        return not owner_gone(host, pid)
+    if host != socket.gethostname():
         return False
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
@@ -370,7 +377,7 @@ def resume(
         if elsewhere is not None:  # not this connection's to resume: no warning
             skipped[op_id] = elsewhere
             continue
-        why = _not_resumable(row)
+        why = _not_resumable(row, journal)
         if why is None:
             try:
                 resumed = _resume_row(conn, journal, row, interval, timeout)
@@ -396,12 +403,15 @@ def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | 
     return None
 
 
-def _not_resumable(row: Mapping[str, Any]) -> str | None:
+def _not_resumable(row: Mapping[str, Any], journal: Journal) -> str | None:
     """Why a row of this connection's cloud cannot be resumed, or ``None``."""
     if not row.get("token") and not _sent_unanswered(row):
         return "no continuation token: nothing to watch was known when its process stopped"
-    if _alive_elsewhere(row):
-        return f"its process {row['pid']} on this machine is alive and watching it"
+    if _alive_elsewhere(row, journal):
+        return (
+            f"its process {row['pid']} on {row.get('host')} is alive and watching it"
+            " (or another process is taking it over)"
+        )
     return None
 
 

@@ -239,3 +239,54 @@ def test_rows_it_cannot_resume_are_reported_and_bad_input_refused(
     assert journal.flush()
     with pytest.raises(ValueError, match=r"^op_id: operation .* has ended \(cancelled\)"):
         journal.track(osfutures.OperationFuture[Any](), op_id=far)
+
+
+ELSEWHERE = textwrap.dedent(
+    """
+    import json, sys, time
+    import openstack.connection
+    import osfutures
+    from osfutures.journal import postgres, tracking
+
+    # As if on another machine: the rows and the owner lock name another host.
+    tracking._HOST = "another-machine"
+    postgres._OWNER = ("another-machine", postgres._OWNER[1])
+    given = json.loads(sys.stdin.readline())
+    conn = osfutures.wrap(
+        openstack.connection.Connection(**given["auth"]), journal=given["journal"]
+    )
+    future = conn.compute.create_server_async(name="far-1", timeout=120, **given["boot"])
+    assert conn.journal.flush(timeout=30)
+    print(conn.journal.op_id(future), flush=True)
+    time.sleep(600)  # killed before this ends
+    """
+)
+
+
+def test_a_process_on_another_machine_is_left_alone_while_it_lives(
+    slow_cloud: FakeCloud, pg_url: str, monitor: osfutures.Monitor
+) -> None:
+    child = child_of(ELSEWHERE, slow_cloud, pg_url)
+    assert child.stdout is not None
+    op_id = child.stdout.readline().strip()
+    assert op_id, child.stderr.read() if child.stderr else ""
+    try:
+        with Journal.open(pg_url, batch_delay=0) as journal:
+            conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
+            alive = osfutures.resume(conn, journal)
+            assert alive.futures == {}
+            assert "another-machine is alive" in alive.skipped[op_id], "its owner lock is held"
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=30)
+            for _ in range(50):  # the server ends the session once it reads the closed socket
+                taken = osfutures.resume(conn, journal)
+                if taken.futures:
+                    break
+            assert list(taken.futures) == [op_id]
+            assert taken.futures[op_id].result(timeout=60).status == "ACTIVE"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
