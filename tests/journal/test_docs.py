@@ -1,6 +1,6 @@
-"""docs/journal.rst's examples run as written: its python blocks in order, in one
-namespace, each ``print(...)  # word`` printing that word and each ``output`` block's
-lines printed (in any order)."""
+"""docs/journal.rst's and docs/resume.rst's examples run as written: each page's python
+blocks in order, in one namespace, each ``print(...)  # word`` printing that word and
+each ``output`` block's lines printed (in any order)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import osfutures
 from osfutures.testing import FakeCloud
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "journal.rst"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 DIRECTIVE = re.compile(r"^(?P<indent> *)\.\. code-block:: *(?P<language>\S+) *$")
 EXPECTED = re.compile(r"^\s*print\(.*#\s+(\S+)\s*$")
 
@@ -45,7 +45,11 @@ def blocks(text: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def test_the_page_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("page", "examples"), [("journal.rst", 3), ("resume.rst", 1)])
+def test_the_page_runs_as_written(
+    page: str, examples: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = DOCS / page
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OSFUTURES_JOURNAL", raising=False)
     namespace: dict[str, object] = {"__name__": "journal_page"}
@@ -53,11 +57,11 @@ def test_the_page_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     expected_words: list[str] = []
     ran = 0
     try:
-        for language, options, source in blocks(PAGE.read_text(encoding="utf-8")):
+        for language, options, source in blocks(path.read_text(encoding="utf-8")):
             if language == "python" and "no-run" not in options:
                 out = io.StringIO()
                 with contextlib.redirect_stdout(out):
-                    exec(compile(source, str(PAGE), "exec"), namespace)
+                    exec(compile(source, str(path), "exec"), namespace)
                 printed += out.getvalue().splitlines()
                 expected_words += [
                     m[1] for line in source.splitlines() if (m := EXPECTED.match(line))
@@ -72,6 +76,6 @@ def test_the_page_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             monitor.shutdown(cancel_futures=True)
         if isinstance(cloud, FakeCloud):
             cloud.stop()
-    assert ran >= 3
+    assert ran >= examples
     for word in expected_words:
         assert word in printed, f"{word!r} not printed; printed: {printed}"
