@@ -168,3 +168,45 @@ def test_a_refused_create_ends_its_row_and_the_callers_own_key_is_refused_first(
     assert row["error"]["type"].endswith("BadRequestException")
     own = tracked.compute.create_server_async(name="kept", metadata={"role": "db"}, **boot)
     assert own.result(timeout=60).metadata == {"role": "db", OP_KEY: journal.op_id(own)}
+
+
+@pytest.mark.parametrize(
+    ("service", "call", "arguments"),
+    [
+        ("compute", "create_server", {"flavor_id": "1", "networks": "none"}),
+        ("block_storage", "create_volume", {"size": 1, "metadata": {"team": "web"}}),
+        (
+            "image",
+            "create_image",
+            {"data": b"x" * 100, "disk_format": "qcow2", "container_format": "bare"},
+        ),
+        (
+            "orchestration",
+            "create_stack",
+            {"template": {"heat_template_version": "2021-04-16"}, "tags": ["mine"]},
+        ),
+        ("shared_file_system", "create_share", {"size": 1, "share_proto": "NFS"}),
+    ],
+)
+def test_every_create_that_carries_its_op_id_is_found_by_it(
+    cloud: FakeCloud, journal: Journal, service: str, call: str, arguments: dict[str, Any]
+) -> None:
+    from osfutures.openstack.connection import carrying
+    from osfutures.openstack.specs import specs_for
+
+    conn = osfutures.wrap(cloud.connect(), journal=journal)
+    if service == "compute":
+        arguments = {**arguments, "image_id": next(iter(conn.image.images())).id}
+    twin = getattr(getattr(conn, service), f"{call}_async")
+    made = twin(name="carried-1", **arguments).result(timeout=30)
+    assert journal.flush()
+    spec = specs_for(service)[call]
+    assert spec.carries is not None
+    rows = [r for r in journal.list(limit=None) if r["call"] == call]
+    assert len(rows) == 1
+    found = carrying(conn.unwrap(), spec, rows[0]["op_id"], "carried-1")
+    assert [str(obj.id) for obj in found] == [str(made.id)], "found by the id it carries"
+    mine = arguments.get("metadata") or arguments.get("tags")
+    if mine:  # the caller's own are kept beside it
+        carried = getattr(found[0], spec.carries.argument)
+        assert all(item in carried for item in mine)
