@@ -966,16 +966,18 @@ class AsyncConnection:
     def _resume_retrying(
         self,
         retry: resuming.RetryState,
-        token: str,
+        running: str | OperationFuture[Any],
         relay: AttemptRelay | None,
         interval: PollInterval | float | None,
     ) -> OperationFuture[Any]:
         """Go on with a retrying operation from its row: its running attempt watched
-        again from ``token`` (the row's, its latest attempt's), then the attempts left
-        (see :func:`osfutures.resume`)."""
+        again (``running``: the row's token, its latest attempt's, or the attempt's
+        future already), then the attempts left (see :func:`osfutures.resume`)."""
         current = None
         if retry.running:
-            current = self.resume(token, interval=interval)
+            current = (
+                self.resume(running, interval=interval) if isinstance(running, str) else running
+            )
             if current.resource_id != retry.attempts[-1].resource_id:
                 current.cancel()
                 raise ValueError(

@@ -225,8 +225,14 @@ class RetryState:
         return dict(self.arguments)
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> RetryState:
+    def of(cls, row: Mapping[str, Any], *, adopted: str | None = None) -> RetryState:
         """Read a retrying operation's row.
+
+        Args:
+            row: the row.
+            adopted: the object its first attempt made, found by the operation id
+                it carries (the row has no attempt: the create's answer was lost);
+                that attempt is taken as running since the row's creation.
 
         Raises:
             ValueError: the row lacks what continuing the retries needs.
@@ -234,7 +240,11 @@ class RetryState:
         watch, request = row.get("watch") or {}, row.get("request") or {}
         try:
             spec = specs_for(str(row["service"]))[str(row["call"])]
-            attempts = [Attempt.from_dict(a) for a in row["attempts"]]
+            attempts = (
+                [Attempt(number=1, started_at=float(row["created_at"]), resource_id=adopted)]
+                if adopted is not None
+                else [Attempt.from_dict(a) for a in row["attempts"]]
+            )
             arguments = dict(request.get("arguments") or {})
             try_count = int(watch["try_count"])
         except (KeyError, TypeError, ValueError) as error:
@@ -427,46 +437,60 @@ def _sent_unanswered(row: Mapping[str, Any]) -> bool:
     )
 
 
-def _adopt_row(
-    conn: AsyncConnection,
-    row: Mapping[str, Any],
-    interval: PollInterval | float | None,
-    timeout: float | None,
-) -> OperationFuture[Any] | str:
-    """The future of what a create whose answer was lost made, found by the operation
-    id it carried; or why there is none to watch."""
-    from osfutures.monitor import default_monitor
-    from osfutures.openstack.connection import adopt_twin, carrying
+class _NotAdopted(Exception):
+    """Why a create whose answer was lost has no object to adopt (a skip reason)."""
 
-    op_id = str(row["op_id"])
+
+def _carried_id(conn: AsyncConnection, row: Mapping[str, Any]) -> str:
+    """The id of the one object that carries the row's operation id (what a create
+    whose answer was lost made).
+
+    Raises:
+        _NotAdopted: none carries it, or several do.
+    """
+    from osfutures.openstack.connection import carrying
+
     spec = specs_for(str(row["service"]))[str(row["call"])]
+    found = carrying(conn.unwrap(), spec, str(row["op_id"]), row.get("resource_name"))
     kind = spec.kind
-    found = carrying(conn.unwrap(), spec, op_id, row.get("resource_name"))
     if not found:
-        return (
+        raise _NotAdopted(
             f"the create was sent but no {kind} carries its {OP_KEY} tag: it was not made"
             " (or the cloud has yet to show it: a later resume looks again)"
         )
     ids = sorted(str(obj.id) for obj in found)
     if len(found) > 1:
-        return f"{len(found)} {kind}s carry its {OP_KEY} tag ({', '.join(ids)}): none adopted"
-    if str((row.get("watch") or {}).get("twin", "")).endswith("_async_r"):
-        return (
-            f"the retrying create's first attempt made {kind} {ids[0]} (its {OP_KEY} tag"
-            " says so), but its answer was lost: a retry is not resumed from there"
+        raise _NotAdopted(
+            f"{len(found)} {kind}s carry its {OP_KEY} tag ({', '.join(ids)}): none adopted"
         )
+    return ids[0]
+
+
+def _adopt(
+    conn: AsyncConnection,
+    row: Mapping[str, Any],
+    resource_id: str,
+    interval: PollInterval | float | None,
+    left: float | None,
+) -> OperationFuture[Any]:
+    """Watch what a create whose answer was lost made, ``left`` seconds more (default:
+    what is left of the deadline its twin call had)."""
+    from osfutures.monitor import default_monitor
+    from osfutures.openstack.connection import adopt_twin
+
+    spec = specs_for(str(row["service"]))[str(row["call"])]
     monitor = conn._monitor or default_monitor()
-    if timeout is None:
+    if left is None:
         waited = _seconds((row.get("watch") or {}).get("timeout"))
-        timeout = (monitor.default_timeout if waited is None else waited) - (
+        left = (monitor.default_timeout if waited is None else waited) - (
             time.time() - float(row["created_at"])
         )
     return adopt_twin(
         conn.unwrap(),
         spec,
-        ids[0],
-        name=str(row.get("name") or f"{spec.call} {ids[0]}"),
-        left=timeout,
+        resource_id,
+        name=str(row.get("name") or f"{spec.call} {resource_id}"),
+        left=left,
         interval=interval,
         monitor=monitor,
     )
@@ -481,15 +505,18 @@ def _resume_row(
 ) -> OperationFuture[Any] | str:
     """Watch one row's operation again, tracked under the row (or why not)."""
     op_id = str(row["op_id"])
-    twin = str((row.get("watch") or {}).get("twin") or "")
-    if _sent_unanswered(row) or not twin.endswith("_async_r"):
+    retrying = str((row.get("watch") or {}).get("twin") or "").endswith("_async_r")
+    lost = _sent_unanswered(row)
+    try:
+        adopted = _carried_id(conn, row) if lost else None
+    except _NotAdopted as reason:
+        return str(reason)
+    if not retrying:
         future = (
-            _adopt_row(conn, row, interval, timeout)
-            if _sent_unanswered(row)
+            _adopt(conn, row, adopted, interval, timeout)
+            if adopted is not None
             else conn.resume(str(row["token"]), interval=interval, timeout=timeout)
         )
-        if isinstance(future, str):
-            return future
         future.request = row.get("request")  # what was asked, not how it was resumed
         try:
             journal.track(future, op_id=op_id)
@@ -497,11 +524,18 @@ def _resume_row(
             future.cancel()
             raise
         return future
-    retry = RetryState.of(row)
+    retry = RetryState.of(row, adopted=adopted)
     if timeout is not None:
         retry = replace(retry, time_left=timeout)
     relay = AttemptRelay(journal)
-    outer = conn._resume_retrying(retry, str(row["token"]), relay, interval)
+    if adopted is not None:
+        # The first attempt, watched for what is left of its tout (or of the whole).
+        elapsed = time.time() - float(row["created_at"])
+        left = retry.time_left if retry.tout is None else retry.tout - elapsed
+        current: OperationFuture[Any] | str = _adopt(conn, row, adopted, interval, left)
+    else:
+        current = str(row["token"])
+    outer = conn._resume_retrying(retry, current, relay, interval)
     try:
         journal.track(outer, op_id=op_id)
     except BaseException:

@@ -70,10 +70,20 @@ def slow_create(cloud: FakeCloud, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
     release.set()
 
 
-def killed_while_creating(cloud: FakeCloud, target: str, arrived: threading.Event) -> str:
+#: The child, with a retrying create instead.
+RETRYING_CHILD = CHILD.replace(
+    'create_server_async(name="lost-1", timeout=120,',
+    'create_server_async_r(name="lost-1", try_count=3, tout=60, timeout=120,',
+)
+assert RETRYING_CHILD != CHILD
+
+
+def killed_while_creating(
+    cloud: FakeCloud, target: str, arrived: threading.Event, code: str = CHILD
+) -> str:
     """Run the child until its create reached the cloud, then SIGKILL it; return
     what it wrote on stderr."""
-    child = child_of(CHILD, cloud, target)
+    child = child_of(code, cloud, target)
     reached = arrived.wait(timeout=60)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
@@ -210,3 +220,31 @@ def test_every_create_that_carries_its_op_id_is_found_by_it(
     if mine:  # the caller's own are kept beside it
         carried = getattr(found[0], spec.carries.argument)
         assert all(item in carried for item in mine)
+
+
+def test_a_retrying_create_killed_before_its_answer_goes_on_from_what_it_made(
+    cloud: FakeCloud,
+    target: str,
+    slow_create: threading.Event,
+    conn: osfutures.AsyncConnection,
+) -> None:
+    killed_while_creating(cloud, target, slow_create, RETRYING_CHILD)
+    assert servers_by_name(cloud)["lost-1"] == 1, "the cloud made it: the answer was lost"
+    with Journal.open(target, batch_delay=0) as journal:
+        (row,) = journal.unfinished()
+        assert row["status"] == "sending" and row["attempts"] == []
+        posts = cloud.stats()["requests"].get(CREATE, 0)
+
+        resumed = osfutures.resume(conn, journal)
+
+        assert resumed.skipped == {}
+        outer = resumed.futures[row["op_id"]]
+        server = outer.result(timeout=60)
+        assert server.status == "ACTIVE" and server.metadata == {OP_KEY: row["op_id"]}
+        assert [a.outcome for a in outer.attempts] == ["succeeded"], "its first attempt"
+        assert outer.attempts[0].resource_id == server.id
+        assert servers_by_name(cloud)["lost-1"] == 1, "adopted, not made again"
+        assert cloud.stats()["requests"].get(CREATE, 0) == posts, "no create sent"
+        assert journal.flush()
+        done = journal.get(row["op_id"])
+        assert done["outcome"] == "succeeded" and done["created_at"] == row["created_at"]
