@@ -144,6 +144,17 @@ class _Time(FormattableColumn[float | None]):
         return self._value
 
 
+class _Maybe(FormattableColumn[Any]):
+    """A value a row may not have yet (a status before the first look): ``-`` in
+    tables, ``null`` in ``-f json``."""
+
+    def human_readable(self) -> str:
+        return "-" if self._value is None else str(self._value)
+
+    def machine_readable(self) -> Any:
+        return self._value
+
+
 class _Error(FormattableColumn[dict[str, Any] | None]):
     """An operation's error: ``Type: message`` in tables, the dict in ``-f json``."""
 
@@ -212,12 +223,12 @@ _CLOUD: _Column = ("Cloud", lambda row: row.get("cloud"))
 _SHORT: tuple[_Column, ...] = (
     ("Name", lambda row: row.get("name")),
     ("Outcome", lambda row: row["outcome"]),
-    ("Status", lambda row: row.get("status")),
+    ("Status", lambda row: _Maybe(row.get("status"))),
     ("Updated", lambda row: _Time(row.get("updated_at"))),
 )
 _LONG: tuple[_Column, ...] = (
-    ("Region", lambda row: row.get("region")),
-    ("Resource ID", lambda row: row.get("resource_id")),
+    ("Region", lambda row: _Maybe(row.get("region"))),
+    ("Resource ID", lambda row: _Maybe(row.get("resource_id"))),
     ("Attempts", lambda row: len(row.get("attempts") or ())),
     ("Created", lambda row: _Time(row.get("created_at"))),
     ("Error", lambda row: _Error(row.get("error"))),
