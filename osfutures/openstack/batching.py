@@ -71,6 +71,8 @@ class Lister:
         try:
             obj = getattr(self._proxy, self._get)(resource_id)
         except os_exc.NotFoundException:
+            with self._lock:
+                self._not_found(resource_id)
             return GONE
         with self._lock:
             # A listing may have brought a newer copy while this GET was on its way.
@@ -82,6 +84,9 @@ class Lister:
 
     def _fetched(self, obj: Any) -> None:
         """Hook: ``obj`` was just read on its own (called under the lock)."""
+
+    def _not_found(self, resource_id: str) -> None:
+        """Hook: a GET of ``resource_id`` answered 404 (called under the lock)."""
 
     #: True when a listing holds only what changed (the rest is as last seen);
     #: False when it holds everything that exists (what it lacks may be gone).
@@ -317,18 +322,26 @@ class ChangesSinceLister(Lister):
                 raise os_exc.SDKException("Endless pagination loop detected, aborting")
             params = following
 
+    def _not_found(self, resource_id: str) -> None:
+        # Still unsure: the next answers say NOT_LISTED again (until enough 404s in a
+        # row end its watch), even if a cycle ran while its GET was on its way.
+        self._unsure.add(resource_id)
+
     def _fetched(self, obj: Any) -> None:
         sid = obj.id
         self._fresh.add(sid)
         self._unsure.discard(sid)
         self._heard[sid] = time.monotonic()
         now = _state_of_server(self._seen[sid])
-        if self._state.get(sid) != now:
-            self._state[sid] = now
-            self._moved.add(sid)
-        # The window must reach back to what the GET saw: a change after that GET is
-        # listed by the next cycle even if the window had moved past it, and a cloud
-        # whose clock is behind ours (beyond the allowance) is caught up with.
+        if self._state.get(sid) == now:
+            # As listed before: the window, anchored on the cloud's own times, stands
+            # (pulling it back to a server quiet for a day would list the day again).
+            return
+        self._state[sid] = now
+        self._moved.add(sid)
+        # New to the lister, or changed unlisted: the window must reach back to what
+        # the GET saw, so that what else changed then is listed (a cell Nova skipped),
+        # and a cloud whose clock is behind ours (beyond the allowance) is caught up.
         updated = _parse_time(getattr(obj, "updated_at", None))
         if updated is not None and updated < self._since:
             self._since = _second(updated)

@@ -433,3 +433,34 @@ def test_a_server_no_listing_shows_for_a_while_is_looked_at_on_its_own(
     assert lister._since <= updated, "the GET pulls the window back to it"
     assert lister.fetch_changes([sid])[sid].status == "ACTIVE", "heard of again"
     assert lister.fetch_changes([sid]) == {}
+
+
+def test_a_recheck_that_finds_nothing_new_leaves_the_window_where_it_was(
+    cloud: FakeCloud, conn: Any, boot: Callable[[str], str]
+) -> None:
+    sid = boot("quiet-for-long")
+    cloud.advance(30)  # ACTIVE long ago
+    lister = _lister(conn)
+    lister.recheck_after = 0.2
+    assert lister.fetch_changes([sid])[sid].status == "ACTIVE"
+    other = boot("busy")
+    cloud.advance(30)
+    lister.fetch_changes([sid, other])
+    window = lister._since
+    time.sleep(0.25)
+    assert lister.fetch_changes([sid, other])[sid] is NOT_LISTED
+    assert lister.fetch_one(sid).status == "ACTIVE"
+    assert lister._since == window, "not pulled back to a server quiet for a minute"
+
+
+def test_a_vanished_build_request_stays_unsure_while_its_get_is_on_its_way(
+    cloud: FakeCloud, conn: Any, boot: Callable[[str], str]
+) -> None:
+    sid, other = boot("never-scheduled"), boot("bystander")
+    lister = _lister(conn)
+    assert lister.fetch_changes([sid, other])[sid].task_state == "scheduling"
+    conn.compute.delete_server(sid)
+    assert lister.fetch_changes([sid, other])[sid] is NOT_LISTED
+    lister.fetch_changes([other])  # its watch is out of the batch for its own GET
+    assert lister.fetch_one(sid) is GONE
+    assert lister.fetch_changes([sid, other])[sid] is NOT_LISTED, "back, and still unsure"
