@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -32,13 +32,19 @@ MAX_PAGES = 100
 @dataclass(frozen=True)
 class CollectionKey:
     """What operations must share to be listed together: the collection, the
-    session, the credentials sent with it (as a digest: a key shows in logs) and
-    the convention."""
+    session, the credentials sent with it and the convention.
+
+    Credentials that are plain values (headers, a ``(user, password)`` pair) count
+    by value, through a digest (a key shows in logs); any other object (an auth
+    object, a cookie jar) counts by identity, since its ``repr`` may hide the very
+    secret that tells two apart. ``held`` keeps those objects alive, so that their
+    identities stay theirs while the key is in use."""
 
     url: str
     session: int
     credentials: str
     convention: StatusConvention
+    held: tuple[Any, ...] = field(default=(), compare=False)
 
     def __repr__(self) -> str:
         return f"<status collection {self.url}>"
@@ -66,7 +72,8 @@ def collection_member(
             f"no operation id in status URL {safe_url(status_url)} for the collection"
             f" {safe_url(url)} (got {operation_id!r}); give StatusCollection(operation_id=...)"
         )
-    key = CollectionKey(url, id(client.session), _digest(client.poll_options), convention)
+    credentials, held = _credentials(client.poll_options)
+    key = CollectionKey(url, id(client.session), credentials, convention, held)
     lister = CollectionLister(client, collection, convention, url)
     return Batch(key, lister.fetch_many, endpoint=origin(url)).member(operation_id)
 
@@ -114,6 +121,8 @@ class CollectionLister:
                 item = wanted.get(str(entry.get(id_field))) if isinstance(entry, Mapping) else None
                 if item is not None:
                     found[item] = self._read(entry, response, wait)
+            if len(found) == len(wanted):
+                break  # every one found: no more pages (or chunks) to read
         return found
 
     def _read(self, entry: Mapping[str, Any], response: requests.Response, wait: Any) -> Any:
@@ -193,7 +202,21 @@ def _first_text(body: Any, names: Sequence[str]) -> str | None:
     return None
 
 
-def _digest(options: Mapping[str, Any]) -> str:
-    """A digest of what a poll sends besides the session (headers, auth, cookies):
-    equal for equal credentials, and no secret in a key that logs may show."""
-    return hashlib.sha256(repr(sorted(options.items(), key=lambda kv: kv[0])).encode()).hexdigest()
+def _credentials(options: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """What a poll sends besides the session (headers, auth, cookies), as a key: a
+    digest of its plain values and of the identities of its other objects, and those
+    objects (see :class:`CollectionKey`)."""
+    held: list[Any] = []
+
+    def described(value: Any) -> Any:
+        if value is None or isinstance(value, (str, bytes, int, float, bool)):
+            return value
+        if isinstance(value, (tuple, list)):
+            return tuple(described(v) for v in value)
+        if type(value) is dict:
+            return tuple(sorted((str(k), described(v)) for k, v in value.items()))
+        held.append(value)
+        return ("object", type(value).__qualname__, id(value))
+
+    plain = repr(sorted((name, described(value)) for name, value in options.items()))
+    return hashlib.sha256(plain.encode()).hexdigest(), tuple(held)

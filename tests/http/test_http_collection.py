@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -246,3 +247,51 @@ def test_an_operation_whose_id_cannot_be_read_fails_saying_so(h: Harness, servic
     )
     error = future.exception(timeout=0)
     assert error is not None and "operation_id" in str(error.__cause__)
+
+
+@dataclass
+class TokenAuth(requests.auth.AuthBase):
+    """An auth object that keeps its secret out of its repr, as many do."""
+
+    tenant: str = "t"
+    token: str = field(default="", repr=False)
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["X-Token"] = self.token
+        return request
+
+
+def test_auth_objects_that_hide_their_secret_are_not_listed_together(
+    h: Harness, service: Service, ops: Operations
+) -> None:
+    service.on("GET", "/ops", ops.listing())
+    session = requests.Session()
+    for op, token in (("a", "SECRET-OF-A"), ("b", "SECRET-OF-B")):
+        ops.start(op)
+        request_async(
+            "POST",
+            service.url(f"/jobs/{op}"),
+            session=session,
+            monitor=h.monitor,
+            convention=COLLECTION,
+            auth=TokenAuth("t", token),
+        )
+    h.step(1, times=3)
+    listed = {(s.query, s.header("X-Token")) for s in service.requests("/ops")}
+    assert listed == {("id=a", "SECRET-OF-A"), ("id=b", "SECRET-OF-B")}
+
+
+def test_a_collection_of_everything_stops_paging_once_it_found_them_all(
+    h: Harness, service: Service, ops: Operations
+) -> None:
+    pages = {
+        "": {"operations": [{"id": "a", "status": "Running"}], "next": "/all?page=2"},
+        "page=2": {"operations": [], "next": "/all?page=3"},
+    }
+    service.on(
+        "GET", "/all", lambda request: answer(200, pages[request.query_string.decode()])(request)
+    )
+    convention = StatusConvention(collection=StatusCollection("/all", param=None))
+    _start(h, service, ops, ["a"], session=requests.Session(), convention=convention)
+    h.step(1, times=3)
+    assert {s.query for s in service.requests("/all")} == {""}, "page 2 never needed"
