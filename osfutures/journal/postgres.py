@@ -15,6 +15,7 @@ write opens it again.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -40,7 +41,9 @@ from osfutures.journal.schema import (
 )
 from osfutures.journal.store import Reading
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresStore"]
+__all__ = ["DEFAULT_SCHEMA", "OWNER_HEARTBEAT", "PostgresStore"]
+
+log = logging.getLogger("osfutures.journal")
 
 #: The schema holding the journal's tables unless told otherwise.
 DEFAULT_SCHEMA = "osfutures"
@@ -50,6 +53,9 @@ MAX_CONNECTIONS = 4
 _DRIVER_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout)
 #: This process, as rows name the process that watches an operation.
 _OWNER = (socket.gethostname(), os.getpid())
+#: Seconds between two checks that this process still holds its owner lock (its
+#: session may be cut by a server restart or an idle timeout while it lives).
+OWNER_HEARTBEAT = 2.0
 
 
 def _split(url: str) -> tuple[str, str | None, str]:
@@ -111,6 +117,9 @@ class PostgresStore(Reading):
         owners = f"{self.schema}:owners"
         self._owner = Election(self.conninfo, namespace=owners, connect_timeout=connect_timeout)
         self._claims = Election(self.conninfo, namespace=owners, connect_timeout=connect_timeout)
+        self._heartbeat: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._overtaken = False
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.target}>"
@@ -208,10 +217,7 @@ class PostgresStore(Reading):
         """
         statement = upsert(self.dialect)
         pool = self._pool_or_open()
-        if _OWNER not in self._owner.leading():
-            # First, or again after a lost session. Not got (the server cannot
-            # say): the rows are written all the same.
-            self._owner.try_lead(_OWNER)
+        self._hold_owner()
         try:
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 written = []
@@ -265,6 +271,50 @@ class PostgresStore(Reading):
             self._forget()
             raise self._unavailable("cannot be read", error) from error
 
+    def _hold_owner(self) -> None:
+        """Hold this process's owner lock, and keep holding it: a heartbeat takes it
+        again within :data:`OWNER_HEARTBEAT` seconds of a lost session, so that the
+        window in which a live process looks dead is that short. Not got (the server
+        cannot say), the rows are written all the same."""
+        with self._lock:
+            if self._heartbeat is None and not self._closing.is_set():
+                self._heartbeat = threading.Thread(
+                    target=self._beat, name="osfutures-journal-owner", daemon=True
+                )
+                self._heartbeat.start()
+        self._check_owner()
+
+    def _beat(self) -> None:
+        while not self._closing.wait(OWNER_HEARTBEAT):
+            self._check_owner()
+
+    def _check_owner(self) -> None:
+        if _OWNER in self._owner.leading() or self._owner.try_lead(_OWNER):
+            return
+        if not self._overtaken and self._server_answers():
+            self._overtaken = True
+            log.warning(
+                "osfutures: journal %s: another process holds this process's owner lock:"
+                " it took this process's operations over (this process lost its database"
+                " session for a while); both now watch them",
+                self.target,
+            )
+
+    def _server_answers(self) -> bool:
+        """Whether the server answers (then a lock not got is held by another session)."""
+        try:
+            with psycopg.connect(self.conninfo, **self._connect_kwargs()) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error:
+            return False
+        return True
+
+    def release_claim(self, host: str, pid: int) -> None:
+        """Give back the owner lock :meth:`owner_gone` claimed, once the claimed
+        operations taken over are written under this process's own name (another
+        process may then claim what is left of that owner's, in other clouds)."""
+        self._claims.resign((host, pid))
+
     def owner_gone(self, host: str, pid: int) -> bool:
         """Whether the process ``pid`` on ``host``, which wrote rows here, is gone (it
         died, or lost its session), on any machine: no session holds its owner lock.
@@ -279,6 +329,10 @@ class PostgresStore(Reading):
 
     def close(self) -> None:
         """Close the pool (it opens again if used) and give up the owner locks."""
+        self._closing.set()
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.join(OWNER_HEARTBEAT * 2)
         self._forget()
         self._owner.close()
         self._claims.close()

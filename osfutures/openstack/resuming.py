@@ -290,17 +290,23 @@ def _placeholders(value: Any, path: str = "") -> set[str]:
     return set()
 
 
-def _alive_elsewhere(row: Mapping[str, Any], journal: Journal) -> bool:
+def _alive_elsewhere(
+    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int]]
+) -> bool:
     """Whether the process that watched the row is alive (not this process): it still
     watches the operation, and may still retry it. A PostgreSQL journal knows it for
     a process on any machine (its owner lock; asking claims a dead one's rows, so two
-    resuming processes do not take the same ones); else only on this machine."""
+    resuming processes do not take the same ones: the claim goes into ``claimed``);
+    else only on this machine."""
     pid, host = row.get("pid"), row.get("host")
     if not isinstance(pid, int) or (host == socket.gethostname() and pid == os.getpid()):
         return False
     owner_gone = getattr(journal.store, "owner_gone", None)
     if owner_gone is not None and isinstance(host, str):
-        return not owner_gone(host, pid)
+        if owner_gone(host, pid):
+            claimed.add((host, pid))
+            return False
+        return True
     if host != socket.gethostname():
         return False
     try:
@@ -381,13 +387,14 @@ def resume(
     futures: dict[str, OperationFuture[Any]] = {}
     skipped: dict[str, str] = {}
     mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
+    claimed: set[tuple[str, int]] = set()
     for row in journal.unfinished():
         op_id = str(row["op_id"])
         elsewhere = _elsewhere(row, mine)
         if elsewhere is not None:  # not this connection's to resume: no warning
             skipped[op_id] = elsewhere
             continue
-        why = _not_resumable(row, journal)
+        why = _not_resumable(row, journal, claimed)
         if why is None:
             try:
                 resumed = _resume_row(conn, journal, row, interval, timeout)
@@ -401,6 +408,12 @@ def resume(
         if why is not None:
             skipped[op_id] = why
             log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
+    # The rows taken over name this process once written: then the dead owners' locks
+    # go back, for others to claim what is left of theirs (in other clouds, regions).
+    if claimed and journal.flush():
+        release = getattr(journal.store, "release_claim")  # noqa: B009 (PostgreSQL's only)
+        for host, pid in claimed:
+            release(host, pid)
     return Resumed(futures, skipped)
 
 
@@ -413,11 +426,13 @@ def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | 
     return None
 
 
-def _not_resumable(row: Mapping[str, Any], journal: Journal) -> str | None:
+def _not_resumable(
+    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int]]
+) -> str | None:
     """Why a row of this connection's cloud cannot be resumed, or ``None``."""
     if not row.get("token") and not _sent_unanswered(row):
         return "no continuation token: nothing to watch was known when its process stopped"
-    if _alive_elsewhere(row, journal):
+    if _alive_elsewhere(row, journal, claimed):
         return (
             f"its process {row['pid']} on {row.get('host')} is alive and watching it"
             " (or another process is taking it over)"

@@ -8,12 +8,14 @@ import queue
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
+import osfutures
 from osfutures.journal.cluster import MAX_PAYLOAD, Channel, Election, _chunks, lock_id
 
 KEY = ("fake", "RegionOne", "project-1", "server")
@@ -211,3 +213,24 @@ def test_a_journal_knows_when_a_process_on_any_machine_is_gone(pg_url: str) -> N
         process.wait(10)
         for store in stores:
             store.close()
+
+
+def test_a_journal_takes_its_owner_lock_again_after_its_session_was_cut(
+    pg_url: str, pg_schema: str
+) -> None:
+    from osfutures.journal import Journal
+    from osfutures.journal.postgres import _OWNER, OWNER_HEARTBEAT
+
+    application = f"osfutures-owner-{pg_schema}"
+    journal = Journal.open(f"{pg_url}&application_name={application}", batch_delay=0)
+    probe = Election(pg_url.split("?")[0], namespace=f"{pg_schema}:owners")
+    try:
+        journal.track(osfutures.OperationFuture(name="kept"))
+        assert journal.flush()
+        assert not probe.try_lead(_OWNER), "held while this process writes"
+        _end_sessions_of(pg_url.split("?")[0], application)  # a restart, an idle timeout
+        time.sleep(OWNER_HEARTBEAT * 1.5)  # the heartbeat takes it again meanwhile
+        assert not probe.try_lead(_OWNER), "a live process must not look dead for long"
+    finally:
+        probe.close()
+        journal.close()

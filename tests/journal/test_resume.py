@@ -20,6 +20,7 @@ import pytest
 
 import osfutures
 from osfutures.journal import Context, Journal
+from osfutures.journal.postgres import PostgresStore
 from osfutures.testing import FakeCloud
 from osfutures.testing.fakecloud.scenario import DEFAULT_RULES, NameRule, Outcome, Scenario, Timing
 
@@ -284,6 +285,13 @@ def test_a_process_on_another_machine_is_left_alone_while_it_lives(
                     break
             assert list(taken.futures) == [op_id]
             assert taken.futures[op_id].result(timeout=60).status == "ACTIVE"
+            # Its rows taken over are written under this process: the dead owner's
+            # lock goes back, for whoever resumes its rows of another cloud or region.
+            other = PostgresStore(pg_url)
+            try:
+                assert other.owner_gone("another-machine", child.pid)
+            finally:
+                other.close()
     finally:
         child.kill()
         child.wait(timeout=30)
