@@ -230,9 +230,10 @@ class RetryState:
 
         Args:
             row: the row.
-            adopted: the object its first attempt made, found by the operation id
-                it carries (the row has no attempt: the create's answer was lost);
-                that attempt is taken as running since the row's creation.
+            adopted: the object an attempt made whose answer was lost, found by the
+                operation id it carries and not made by a recorded attempt: it is
+                the next attempt, running since the row's last change (its creation,
+                for a first attempt).
 
         Raises:
             ValueError: the row lacks what continuing the retries needs.
@@ -240,11 +241,12 @@ class RetryState:
         watch, request = row.get("watch") or {}, row.get("request") or {}
         try:
             spec = specs_for(str(row["service"]))[str(row["call"])]
-            attempts = (
-                [Attempt(number=1, started_at=float(row["created_at"]), resource_id=adopted)]
-                if adopted is not None
-                else [Attempt.from_dict(a) for a in row["attempts"]]
-            )
+            attempts = [Attempt.from_dict(a) for a in row.get("attempts") or ()]
+            if adopted is not None:
+                since = row["updated_at"] if attempts else row["created_at"]
+                attempts.append(
+                    Attempt(number=len(attempts) + 1, started_at=float(since), resource_id=adopted)
+                )
             arguments = dict(request.get("arguments") or {})
             try_count = int(watch["try_count"])
         except (KeyError, TypeError, ValueError) as error:
@@ -456,23 +458,24 @@ class _NotAdopted(Exception):
     """Why a create whose answer was lost has no object to adopt (a skip reason)."""
 
 
-def _carried_id(conn: AsyncConnection, row: Mapping[str, Any]) -> str:
+def _carried_id(
+    conn: AsyncConnection, row: Mapping[str, Any], known: frozenset[str] = frozenset()
+) -> str | None:
     """The id of the one object that carries the row's operation id (what a create
-    whose answer was lost made).
+    whose answer was lost made), among those not ``known`` (made by recorded
+    attempts); None if none does.
 
     Raises:
-        _NotAdopted: none carries it, or several do.
+        _NotAdopted: several do (none is taken for it).
     """
     from osfutures.openstack.connection import carrying
 
     spec = specs_for(str(row["service"]))[str(row["call"])]
     found = carrying(conn.unwrap(), spec, str(row["op_id"]), row.get("resource_name"))
-    kind = spec.kind
+    found = [obj for obj in found if str(obj.id) not in known]
     if not found:
-        raise _NotAdopted(
-            f"the create was sent but no {kind} carries its {OP_KEY} tag: it was not made"
-            " (or the cloud has yet to show it: a later resume looks again)"
-        )
+        return None
+    kind = spec.kind
     ids = sorted(str(obj.id) for obj in found)
     if len(found) > 1:
         raise _NotAdopted(
@@ -511,6 +514,21 @@ def _adopt(
     )
 
 
+def _later_attempt(conn: AsyncConnection, row: Mapping[str, Any]) -> str | None:
+    """What a later attempt of a retrying create made, if its answer was lost (the
+    process stopped while the cloud made it): an object carrying the operation id
+    that no recorded attempt made, once the recorded ones have all ended.
+
+    Raises:
+        _NotAdopted: several such objects (none is taken for it).
+    """
+    recorded = [Attempt.from_dict(a) for a in row.get("attempts") or ()]
+    if not recorded or any(a.ended_at is None for a in recorded):
+        return None  # one still runs: its token watches it
+    known = frozenset(a.resource_id for a in recorded if a.resource_id is not None)
+    return _carried_id(conn, row, known)
+
+
 def _resume_row(
     conn: AsyncConnection,
     journal: Journal,
@@ -523,7 +541,18 @@ def _resume_row(
     retrying = str((row.get("watch") or {}).get("twin") or "").endswith("_async_r")
     lost = _sent_unanswered(row)
     try:
-        adopted = _carried_id(conn, row) if lost else None
+        if lost:
+            adopted = _carried_id(conn, row)
+            if adopted is None:
+                kind = specs_for(str(row["service"]))[str(row["call"])].kind
+                return (
+                    f"the create was sent but no {kind} carries its {OP_KEY} tag: it was"
+                    " not made (or the cloud has yet to show it: a later resume looks again)"
+                )
+        elif retrying and (row.get("watch") or {}).get("tagged"):
+            adopted = _later_attempt(conn, row)
+        else:
+            adopted = None
     except _NotAdopted as reason:
         return str(reason)
     if not retrying:
@@ -544,8 +573,8 @@ def _resume_row(
         retry = replace(retry, time_left=timeout)
     relay = AttemptRelay(journal)
     if adopted is not None:
-        # The first attempt, watched for what is left of its tout (or of the whole).
-        elapsed = time.time() - float(row["created_at"])
+        # That attempt, watched for what is left of its tout (or of the whole).
+        elapsed = time.time() - retry.attempts[-1].started_at
         left = retry.time_left if retry.tout is None else retry.tout - elapsed
         current: OperationFuture[Any] | str = _adopt(conn, row, adopted, interval, left)
     else:

@@ -76,6 +76,11 @@ RETRYING_CHILD = CHILD.replace(
     'create_server_async_r(name="lost-1", try_count=3, tout=60, timeout=120,',
 )
 assert RETRYING_CHILD != CHILD
+#: ... which lives on after its call returned, until its later attempts are made.
+WAITING_RETRYING_CHILD = RETRYING_CHILD.replace(
+    'print("answered", flush=True)', "__import__('time').sleep(600)"
+)
+assert WAITING_RETRYING_CHILD != RETRYING_CHILD
 
 
 def killed_while_creating(
@@ -248,3 +253,47 @@ def test_a_retrying_create_killed_before_its_answer_goes_on_from_what_it_made(
         assert journal.flush()
         done = journal.get(row["op_id"])
         assert done["outcome"] == "succeeded" and done["created_at"] == row["created_at"]
+
+
+def test_a_retrying_create_killed_during_a_later_attempt_is_not_made_twice(
+    target: str, monitor: osfutures.Monitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from osfutures.testing.fakecloud.scenario import DEFAULT_RULES, NameRule, Outcome, Scenario
+
+    failing = NameRule("lost-1", Outcome.ERROR, operations=frozenset({"build"}))
+    scenario = Scenario.fast(seed=9, duration=0.3, rules=(failing, *DEFAULT_RULES))
+    with FakeCloud(seed=9, scenario=scenario) as cloud:
+        second_made, release = threading.Event(), threading.Event()
+        record, creates = cloud.context.accounting.record_request, []
+
+        def holding(route: str, *args: Any) -> None:  # the second create's answer, held
+            record(route, *args)
+            if route == CREATE:
+                creates.append(route)
+                if len(creates) == 2:
+                    second_made.set()
+                    release.wait(timeout=60)
+
+        monkeypatch.setattr(cloud.context.accounting, "record_request", holding)
+        try:
+            # Attempt 1 fails and is cleaned up; attempt 2's answer never comes back.
+            killed_while_creating(cloud, target, second_made, WAITING_RETRYING_CHILD)
+        finally:
+            release.set()
+        cloud.scenario = replace(cloud.scenario, rules=DEFAULT_RULES)  # attempt 3 builds
+        conn = osfutures.wrap(cloud.connect(), monitor=monitor, journal=False)
+        with Journal.open(target, batch_delay=0) as journal:
+            (row,) = journal.unfinished()
+            assert [a["outcome"] for a in row["attempts"]] == ["failed"]
+
+            resumed = osfutures.resume(conn, journal)
+
+            assert resumed.skipped == {}
+            outer = resumed.futures[row["op_id"]]
+            assert outer.result(timeout=60).status == "ACTIVE"
+            # Attempt 2's server (made ERROR) was adopted, cleaned up, then retried:
+            # none is left behind, none made twice.
+            assert [a.outcome for a in outer.attempts] == ["failed", "failed", "succeeded"]
+            assert servers_by_name(cloud)["lost-1"] == 1
