@@ -40,6 +40,7 @@ from osfutures.journal.schema import (
     upsert,
 )
 from osfutures.journal.store import Reading
+from osfutures.journal.tracking import PROCESS
 
 __all__ = ["DEFAULT_SCHEMA", "OWNER_HEARTBEAT", "PostgresStore"]
 
@@ -51,11 +52,23 @@ DEFAULT_SCHEMA = "osfutures"
 MAX_CONNECTIONS = 4
 
 _DRIVER_ERRORS = (psycopg.Error, psycopg_pool.PoolTimeout)
-#: This process, as rows name the process that watches an operation.
-_OWNER = (socket.gethostname(), os.getpid())
+
+
+def _owner() -> tuple[str, int, str]:
+    """This process, as rows name the process that watches an operation (asked at
+    each use: a forked child has a pid of its own)."""
+    return (socket.gethostname(), os.getpid(), PROCESS)
+
+
 #: Seconds between two checks that this process still holds its owner lock (its
 #: session may be cut by a server restart or an idle timeout while it lives).
 OWNER_HEARTBEAT = 2.0
+
+
+def _key(host: str, pid: int, process: str | None) -> tuple[str, int] | tuple[str, int, str]:
+    """A process's owner lock key, as its rows name it (rows written before the
+    process id was kept name a host and pid only)."""
+    return (host, pid) if process is None else (host, pid, process)
 
 
 def _split(url: str) -> tuple[str, str | None, str]:
@@ -289,7 +302,8 @@ class PostgresStore(Reading):
             self._check_owner()
 
     def _check_owner(self) -> None:
-        if _OWNER in self._owner.leading() or self._owner.try_lead(_OWNER):
+        me = _owner()
+        if me in self._owner.leading() or self._owner.try_lead(me):
             return
         if not self._overtaken and self._server_answers():
             self._overtaken = True
@@ -309,23 +323,26 @@ class PostgresStore(Reading):
             return False
         return True
 
-    def release_claim(self, host: str, pid: int) -> None:
+    def release_claim(self, host: str, pid: int, process: str | None = None) -> None:
         """Give back the owner lock :meth:`owner_gone` claimed, once the claimed
         operations taken over are written under this process's own name (another
         process may then claim what is left of that owner's, in other clouds)."""
-        self._claims.resign((host, pid))
+        self._claims.resign(_key(host, pid, process))
 
-    def owner_gone(self, host: str, pid: int) -> bool:
-        """Whether the process ``pid`` on ``host``, which wrote rows here, is gone (it
-        died, or lost its session), on any machine: no session holds its owner lock.
-        True also claims its operations: this store takes the lock, so another
-        process asking gets False and does not take the same operations over.
+    def owner_gone(self, host: str, pid: int, process: str | None = None) -> bool:
+        """Whether the process ``pid`` on ``host`` (``process``: the id its rows
+        give it, if any), which wrote rows here, is gone (it died, or lost its
+        session), on any machine: no session holds its owner lock. True also claims
+        its operations: this store takes the lock, so another process asking gets
+        False and does not take the same operations over.
 
-        False when it is alive, already claimed, or the server cannot say.
+        False when it is alive, already claimed, is this process, or the server
+        cannot say.
         """
-        if (host, pid) == _OWNER:
+        key = _key(host, pid, process)
+        if key == _owner():
             return False
-        return self._claims.try_lead((host, pid))
+        return self._claims.try_lead(key)
 
     def close(self) -> None:
         """Close the pool (it opens again if used) and give up the owner locks."""

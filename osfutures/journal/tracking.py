@@ -21,7 +21,7 @@ from typing import Any
 from osfutures.future import OperationFuture, ProgressUpdate
 from osfutures.journal.schema import Row
 
-__all__ = ["MAX_STATUSES", "Context", "Tracked"]
+__all__ = ["MAX_STATUSES", "PROCESS", "Context", "Tracked"]
 
 log = logging.getLogger("osfutures.journal")
 
@@ -29,6 +29,9 @@ log = logging.getLogger("osfutures.journal")
 MAX_STATUSES = 1000
 
 _HOST = socket.gethostname()
+#: This process among those of its host, beside its pid: containers that share a host
+#: name also share pids (each its own pid 1); a forked child keeps this but not its pid.
+PROCESS = uuid.uuid4().hex
 
 
 class Context:
@@ -207,6 +210,7 @@ class Tracked:
             "resumed": list(self.resumed),
             "host": _HOST,
             "pid": os.getpid(),
+            "process": PROCESS,
         }
         document.update((k, v) for k, v in record.items() if k != "id")
         if self.created_at is not None:

@@ -29,6 +29,7 @@ from osfutures import tokens
 from osfutures._checks import check_timeout
 from osfutures.future import Attempt, OperationFuture
 from osfutures.journal.journal import Journal
+from osfutures.journal.tracking import PROCESS
 from osfutures.journal.twins import AttemptRelay, shared_journal
 from osfutures.openstack.explaining import Sent
 from osfutures.openstack.specs import OP_KEY, OperationSpec, specs_for
@@ -293,20 +294,22 @@ def _placeholders(value: Any, path: str = "") -> set[str]:
 
 
 def _alive_elsewhere(
-    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int]]
+    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int, str | None]]
 ) -> bool:
     """Whether the process that watched the row is alive (not this process): it still
     watches the operation, and may still retry it. A PostgreSQL journal knows it for
     a process on any machine (its owner lock; asking claims a dead one's rows, so two
     resuming processes do not take the same ones: the claim goes into ``claimed``);
     else only on this machine."""
-    pid, host = row.get("pid"), row.get("host")
-    if not isinstance(pid, int) or (host == socket.gethostname() and pid == os.getpid()):
+    pid, host, process = row.get("pid"), row.get("host"), row.get("process")
+    if not isinstance(pid, int):
         return False
+    if host == socket.gethostname() and pid == os.getpid() and process in (None, PROCESS):
+        return False  # this process
     owner_gone = getattr(journal.store, "owner_gone", None)
     if owner_gone is not None and isinstance(host, str):
-        if owner_gone(host, pid):
-            claimed.add((host, pid))
+        if owner_gone(host, pid, process):
+            claimed.add((host, pid, process))
             return False
         return True
     if host != socket.gethostname():
@@ -389,7 +392,7 @@ def resume(
     futures: dict[str, OperationFuture[Any]] = {}
     skipped: dict[str, str] = {}
     mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
-    claimed: set[tuple[str, int]] = set()
+    claimed: set[tuple[str, int, str | None]] = set()
     for row in journal.unfinished():
         op_id = str(row["op_id"])
         elsewhere = _elsewhere(row, mine)
@@ -414,8 +417,8 @@ def resume(
     # go back, for others to claim what is left of theirs (in other clouds, regions).
     if claimed and journal.flush():
         release = getattr(journal.store, "release_claim")  # noqa: B009 (PostgreSQL's only)
-        for host, pid in claimed:
-            release(host, pid)
+        for host, pid, process in claimed:
+            release(host, pid, process)
     return Resumed(futures, skipped)
 
 
@@ -429,7 +432,7 @@ def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | 
 
 
 def _not_resumable(
-    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int]]
+    row: Mapping[str, Any], journal: Journal, claimed: set[tuple[str, int, str | None]]
 ) -> str | None:
     """Why a row of this connection's cloud cannot be resumed, or ``None``."""
     if not row.get("token") and not _sent_unanswered(row):

@@ -183,11 +183,11 @@ def test_a_journal_knows_when_a_process_on_any_machine_is_gone(pg_url: str) -> N
         f"""
         import os, socket, sys
         import osfutures
-        from osfutures.journal import Journal
+        from osfutures.journal import Journal, tracking
         journal = Journal.open({pg_url!r}, batch_delay=0)
         journal.track(osfutures.OperationFuture(name="left behind"))
         assert journal.flush()
-        print(socket.gethostname(), os.getpid(), flush=True)
+        print(socket.gethostname(), os.getpid(), tracking.PROCESS, flush=True)
         sys.stdin.read()
         """
     )
@@ -197,17 +197,17 @@ def test_a_journal_knows_when_a_process_on_any_machine_is_gone(pg_url: str) -> N
     stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
     try:
         assert process.stdout is not None
-        host, pid = process.stdout.readline().split()
-        assert not stores[0].owner_gone(host, int(pid)), "alive: its operations are its own"
+        host, pid, uuid = process.stdout.readline().split()
+        assert not stores[0].owner_gone(host, int(pid), uuid), "alive: its operations are its own"
         process.kill()  # SIGKILL: its session ends when the server reads the closed socket
         process.wait(10)
         for _ in range(100):
-            if stores[0].owner_gone(host, int(pid)):
+            if stores[0].owner_gone(host, int(pid), uuid):
                 break
             psycopg.connect(stores[0].conninfo).close()  # a pause that asks the server
         else:
             pytest.fail("a killed process's owner lock was never freed")
-        assert not stores[1].owner_gone(host, int(pid)), "claimed by the first to ask"
+        assert not stores[1].owner_gone(host, int(pid), uuid), "claimed by the first to ask"
     finally:
         process.kill()
         process.wait(10)
@@ -219,7 +219,7 @@ def test_a_journal_takes_its_owner_lock_again_after_its_session_was_cut(
     pg_url: str, pg_schema: str
 ) -> None:
     from osfutures.journal import Journal
-    from osfutures.journal.postgres import _OWNER, OWNER_HEARTBEAT
+    from osfutures.journal.postgres import OWNER_HEARTBEAT, _owner
 
     application = f"osfutures-owner-{pg_schema}"
     journal = Journal.open(f"{pg_url}&application_name={application}", batch_delay=0)
@@ -227,10 +227,10 @@ def test_a_journal_takes_its_owner_lock_again_after_its_session_was_cut(
     try:
         journal.track(osfutures.OperationFuture(name="kept"))
         assert journal.flush()
-        assert not probe.try_lead(_OWNER), "held while this process writes"
+        assert not probe.try_lead(_owner()), "held while this process writes"
         _end_sessions_of(pg_url.split("?")[0], application)  # a restart, an idle timeout
         time.sleep(OWNER_HEARTBEAT * 1.5)  # the heartbeat takes it again meanwhile
-        assert not probe.try_lead(_OWNER), "a live process must not look dead for long"
+        assert not probe.try_lead(_owner()), "a live process must not look dead for long"
     finally:
         probe.close()
         journal.close()

@@ -244,14 +244,14 @@ def test_rows_it_cannot_resume_are_reported_and_bad_input_refused(
 
 ELSEWHERE = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     import openstack.connection
     import osfutures
     from osfutures.journal import postgres, tracking
 
     # As if on another machine: the rows and the owner lock name another host.
     tracking._HOST = "another-machine"
-    postgres._OWNER = ("another-machine", postgres._OWNER[1])
+    postgres._owner = lambda: ("another-machine", os.getpid(), tracking.PROCESS)
     given = json.loads(sys.stdin.readline())
     conn = osfutures.wrap(
         openstack.connection.Connection(**given["auth"]), journal=given["journal"]
@@ -277,6 +277,7 @@ def test_a_process_on_another_machine_is_left_alone_while_it_lives(
             alive = osfutures.resume(conn, journal)
             assert alive.futures == {}
             assert "another-machine is alive" in alive.skipped[op_id], "its owner lock is held"
+            theirs = journal.get(op_id)["process"]  # before the row is taken over
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)
             for _ in range(50):  # the server ends the session once it reads the closed socket
@@ -289,9 +290,54 @@ def test_a_process_on_another_machine_is_left_alone_while_it_lives(
             # lock goes back, for whoever resumes its rows of another cloud or region.
             other = PostgresStore(pg_url)
             try:
-                assert other.owner_gone("another-machine", child.pid)
+                assert other.owner_gone("another-machine", child.pid, theirs)
             finally:
                 other.close()
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+
+
+SAME_HOST_AND_PID = textwrap.dedent(
+    """
+    import json, os, sys, time
+    given = json.loads(sys.stdin.readline())
+    os.getpid = lambda: given["pid"]  # a container sharing our host name and our pid
+    import openstack.connection
+    import osfutures
+    from osfutures.journal import tracking
+    tracking._HOST = given["host"]
+    conn = osfutures.wrap(
+        openstack.connection.Connection(**given["auth"]), journal=given["journal"]
+    )
+    future = conn.compute.create_server_async(name="twin-1", timeout=120, **given["boot"])
+    assert conn.journal.flush(timeout=30)
+    print(conn.journal.op_id(future), flush=True)
+    time.sleep(600)  # killed before this ends
+    """
+)
+
+
+def test_a_process_with_our_host_name_and_pid_is_not_taken_for_this_one(
+    slow_cloud: FakeCloud, pg_url: str, monitor: osfutures.Monitor
+) -> None:
+    import socket
+
+    child = child_of(
+        SAME_HOST_AND_PID, slow_cloud, pg_url, pid=os.getpid(), host=socket.gethostname()
+    )
+    assert child.stdout is not None
+    op_id = child.stdout.readline().strip()
+    try:
+        assert op_id, child.stderr.read() if child.stderr else ""
+        with Journal.open(pg_url, batch_delay=0) as journal:
+            conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
+            resumed = osfutures.resume(conn, journal)
+            assert resumed.futures == {}, "its rows are another live process's"
+            assert "is alive and watching it" in resumed.skipped[op_id]
     finally:
         child.kill()
         child.wait(timeout=30)
