@@ -98,6 +98,15 @@ def pg_url(postgres_server: str, pg_schema: str) -> str:
     return f"{postgres_server}?schema={pg_schema}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A journal's target: a SQLite file, or this test's PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "ops.db")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
 def pg_journal(pg_url: str) -> Iterator[Journal]:
     """A PostgreSQL journal in this test's schema, closed before the schema is dropped."""

@@ -9,7 +9,6 @@ import signal
 import textwrap
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openstack.exceptions
@@ -41,14 +40,6 @@ CHILD = textwrap.dedent(
     print("answered", flush=True)  # never: killed while the create waits for its answer
     """
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ops.db")
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ with a SQLite and a PostgreSQL journal."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -72,15 +73,6 @@ def slow_cloud() -> Iterator[FakeCloud]:
         yield cloud
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The journal: a SQLite file, or this test's PostgreSQL schema."""
-    if request.param == "sqlite":
-        return str(tmp_path / "ops.db")
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
 def boot_of(cloud: FakeCloud) -> dict[str, Any]:
     plain = cloud.connect()
     try:
@@ -111,6 +103,26 @@ def child_of(code: str, cloud: FakeCloud, target: str, **more: Any) -> subproces
     return child
 
 
+@contextlib.contextmanager
+def watching(
+    code: str, cloud: FakeCloud, target: str, **more: Any
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A child running ``code`` (see :func:`child_of`) that prints an op id and lives
+    on, and that id; killed and reaped when the block ends, whatever happened."""
+    child = child_of(code, cloud, target, **more)
+    try:
+        assert child.stdout is not None
+        op_id = child.stdout.readline().strip()
+        assert op_id, child.stderr.read() if child.stderr else ""
+        yield child, op_id
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+        for stream in (child.stdout, child.stderr):
+            if stream is not None:
+                stream.close()
+
+
 def killed_midway(cloud: FakeCloud, target: str, until: str = "started") -> list[str]:
     """Run the child until its operations are started (and written), then SIGKILL it;
     the op ids of its fleet, then of its retrying create."""
@@ -135,13 +147,6 @@ def servers_by_name(cloud: FakeCloud) -> Counter[str]:
         return Counter(s.name for s in plain.compute.servers())
     finally:
         plain.close()
-
-
-@pytest.fixture
-def monitor() -> Iterator[osfutures.Monitor]:
-    m = osfutures.Monitor(default_interval=0.1, max_probes_per_second=None, seed=3)
-    yield m
-    m.shutdown(cancel_futures=True)
 
 
 def test_a_killed_process_fleet_and_retrying_create_are_resumed_under_their_rows(
@@ -267,38 +272,30 @@ ELSEWHERE = textwrap.dedent(
 def test_a_process_on_another_machine_is_left_alone_while_it_lives(
     slow_cloud: FakeCloud, pg_url: str, monitor: osfutures.Monitor
 ) -> None:
-    child = child_of(ELSEWHERE, slow_cloud, pg_url)
-    assert child.stdout is not None
-    op_id = child.stdout.readline().strip()
-    assert op_id, child.stderr.read() if child.stderr else ""
-    try:
-        with Journal.open(pg_url, batch_delay=0) as journal:
-            conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
-            alive = osfutures.resume(conn, journal)
-            assert alive.futures == {}
-            assert "another-machine is alive" in alive.skipped[op_id], "its owner lock is held"
-            theirs = journal.get(op_id)["process"]  # before the row is taken over
-            child.send_signal(signal.SIGKILL)
-            child.wait(timeout=30)
-            for _ in range(50):  # the server ends the session once it reads the closed socket
-                taken = osfutures.resume(conn, journal)
-                if taken.futures:
-                    break
-            assert list(taken.futures) == [op_id]
-            assert taken.futures[op_id].result(timeout=60).status == "ACTIVE"
-            # Its rows taken over are written under this process: the dead owner's
-            # lock goes back, for whoever resumes its rows of another cloud or region.
-            other = PostgresStore(pg_url)
-            try:
-                assert other.owner_gone("another-machine", child.pid, theirs)
-            finally:
-                other.close()
-    finally:
-        child.kill()
+    with (
+        watching(ELSEWHERE, slow_cloud, pg_url) as (child, op_id),
+        Journal.open(pg_url, batch_delay=0) as journal,
+    ):
+        conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
+        alive = osfutures.resume(conn, journal)
+        assert alive.futures == {}
+        assert "another-machine is alive" in alive.skipped[op_id], "its owner lock is held"
+        theirs = journal.get(op_id)["process"]  # before the row is taken over
+        child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        for stream in (child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+        for _ in range(50):  # the server ends the session once it reads the closed socket
+            taken = osfutures.resume(conn, journal)
+            if taken.futures:
+                break
+        assert list(taken.futures) == [op_id]
+        assert taken.futures[op_id].result(timeout=60).status == "ACTIVE"
+        # Its rows taken over are written under this process: the dead owner's
+        # lock goes back, for whoever resumes its rows of another cloud or region.
+        other = PostgresStore(pg_url)
+        try:
+            assert other.owner_gone("another-machine", child.pid, theirs)
+        finally:
+            other.close()
 
 
 SAME_HOST_AND_PID = textwrap.dedent(
@@ -326,21 +323,12 @@ def test_a_process_with_our_host_name_and_pid_is_not_taken_for_this_one(
 ) -> None:
     import socket
 
-    child = child_of(
-        SAME_HOST_AND_PID, slow_cloud, pg_url, pid=os.getpid(), host=socket.gethostname()
-    )
-    assert child.stdout is not None
-    op_id = child.stdout.readline().strip()
-    try:
-        assert op_id, child.stderr.read() if child.stderr else ""
-        with Journal.open(pg_url, batch_delay=0) as journal:
-            conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
-            resumed = osfutures.resume(conn, journal)
-            assert resumed.futures == {}, "its rows are another live process's"
-            assert "is alive and watching it" in resumed.skipped[op_id]
-    finally:
-        child.kill()
-        child.wait(timeout=30)
-        for stream in (child.stdout, child.stderr):
-            if stream is not None:
-                stream.close()
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    with (
+        watching(SAME_HOST_AND_PID, slow_cloud, pg_url, **me) as (_, op_id),
+        Journal.open(pg_url, batch_delay=0) as journal,
+    ):
+        conn = osfutures.wrap(slow_cloud.connect(), monitor=monitor, journal=False)
+        resumed = osfutures.resume(conn, journal)
+        assert resumed.futures == {}, "its rows are another live process's"
+        assert "is alive and watching it" in resumed.skipped[op_id]
