@@ -288,14 +288,21 @@ class PostgresStore(Reading):
         """Hold this process's owner lock, and keep holding it: a heartbeat takes it
         again within :data:`OWNER_HEARTBEAT` seconds of a lost session, so that the
         window in which a live process looks dead is that short. Not got (the server
-        cannot say), the rows are written all the same."""
-        with self._lock:
-            if self._heartbeat is None and not self._closing.is_set():
+        cannot say), the rows are written all the same.
+
+        Taken on this thread before the first write; after that the heartbeat alone
+        checks it, off the writes' path."""
+        if self._heartbeat is not None:
+            return
+        with self._lock:  # a second writer waits for the first one's check
+            if self._heartbeat is not None:
+                return
+            self._check_owner()  # held before this process's first row
+            if not self._closing.is_set():
                 self._heartbeat = threading.Thread(
                     target=self._beat, name="osfutures-journal-owner", daemon=True
                 )
                 self._heartbeat.start()
-        self._check_owner()
 
     def _beat(self) -> None:
         while not self._closing.wait(OWNER_HEARTBEAT):
