@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,9 +131,7 @@ class SQLiteStore(Reading):
             version, newest = self._version(conn), latest()
             if version > newest:
                 raise SchemaTooNew(self.target, version, newest)
-            # WAL is set once and stays in the file.
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(conn)
             if version < newest:
                 self._migrate(conn)
         except sqlite3.Error as error:
@@ -144,6 +143,20 @@ class SQLiteStore(Reading):
         if created:
             self._secure_companions()
         return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (set once, it stays in the file). SQLite does not
+        wait on its busy timeout for this switch: two processes opening a new journal
+        at once may find it locked by the other, which is then setting it. Try again
+        until the busy timeout is spent."""
+        deadline = time.monotonic() + self.busy_timeout
+        while conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _create_file(self) -> bool:
         """Create the file with mode 0600 unless it exists; True if created here."""
