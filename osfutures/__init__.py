@@ -29,6 +29,7 @@ from osfutures.units import combine
 from osfutures.watch import (
     GONE,
     NOT_LISTED,
+    NOT_YET,
     Batch,
     BatchMember,
     Explanation,
@@ -77,6 +78,7 @@ __all__ = [  # noqa: RUF022 (sorted, with the OpenStack entry points first)
     "DEFAULT_WAIT",
     "GONE",
     "NOT_LISTED",
+    "NOT_YET",
     "RECORD_VERSION",
     "Attempt",
     "Batch",

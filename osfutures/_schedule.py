@@ -38,7 +38,7 @@ from osfutures._probes import Answer, BatchContractError, Fetched, Listed
 from osfutures._watch import Watch
 from osfutures.future import OperationFuture
 from osfutures.policy import PollInterval, retry_after
-from osfutures.watch import NOT_LISTED, Batch
+from osfutures.watch import NOT_LISTED, NOT_YET, Batch
 
 __all__ = ["SWEEP", "URGENT", "Group", "Schedule", "endpoint_of"]
 
@@ -68,6 +68,8 @@ class Group:
         busy: its request is in flight.
         interval: the tightest polling interval among its members.
         quiet: polls in a row in which no member changed status or joined.
+        stirred: something outside it changed while its request was in flight
+            (:meth:`Schedule.poll_now`): its answer does not count as quiet.
         failures: failed listings in a row.
         answered_at: when its last listing answered (``-inf``: never).
         unseen: members no answer has carried yet: left out of a ``changes_only``
@@ -90,6 +92,7 @@ class Group:
         "interval",
         "items",
         "quiet",
+        "stirred",
         "twins",
         "unseen",
     )
@@ -102,6 +105,7 @@ class Group:
         self.busy = False
         self.interval: PollInterval | None = None
         self.quiet = 0
+        self.stirred = False
         self.failures = 0
         self.answered_at = -math.inf
         self.unseen: set[Watch] = set()
@@ -436,9 +440,13 @@ class Schedule:
             for watch in list(group.members()):
                 moved |= self._judge(group, watch, None, error, now)
         items, twins = group.items, group.twins
+        waiting: set[Watch] = set()
         for item, value in answer.found.items():
             member = items.get(item)
             if member is None:
+                continue
+            if value is NOT_YET:
+                waiting.update(group.answered(item))  # still unseen: asked again
                 continue
             if value is NOT_LISTED:
                 for watch in group.answered(item):
@@ -451,7 +459,7 @@ class Schedule:
         if error is None:
             if group.batch.changes_only:
                 # Left out means unchanged, except for a member never seen yet.
-                missing = [w for w in group.asked if w in group.unseen]
+                missing = [w for w in group.asked if w in group.unseen and w not in waiting]
             else:
                 missing = [
                     w for i in answer.items if i not in answer.found for w in group.answered(i)
@@ -463,7 +471,8 @@ class Schedule:
             if not watch.future._over:
                 watch.time_out(now)  # it had its one more look, listed or unchanged
             self.forget(watch)
-        group.quiet = 0 if moved else group.quiet + 1
+        group.quiet = 0 if moved or group.stirred else group.quiet + 1
+        group.stirred = False
         self._release(group, now)
 
     def _judge(
@@ -526,7 +535,7 @@ class Schedule:
         ):
             return
         for item, value in answer.found.items():
-            if value is NOT_LISTED:
+            if value is NOT_LISTED or value is NOT_YET:
                 continue  # says nothing; the next answer says it again
             for watch in group.answered(item):
                 if watch not in group.unseen:  # those are asked for again anyway
@@ -589,13 +598,18 @@ class Schedule:
         watch.next_poll = when
         heapq.heappush(self._due, (when, next(self._seq), watch))
 
-    def poll_now(self, key: Hashable, now: float) -> None:
-        """The batch ``key``'s group is due now, its back-off over (a no-op for a key
-        with no group)."""
+    def poll_now(self, key: Hashable, now: float, *, at_once: bool = True) -> None:
+        """The batch ``key``'s group is due now (or, not ``at_once``, after its
+        tightest interval), its back-off over (a no-op for a key with no group)."""
         group = self._groups.get(key)
         if group is not None:
             group.quiet = 0
-            self._group_at(group, now)
+            if at_once:
+                self._group_at(group, now)
+            elif group.busy:
+                group.stirred = True
+            elif group.interval is not None:
+                self._group_at(group, now + group.interval.delay(0, self._rng))
 
     def _group_at(self, group: Group, when: float) -> None:
         # A member only moves its group earlier; a busy group is rescheduled when its

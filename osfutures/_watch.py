@@ -18,6 +18,7 @@ from osfutures.future import OperationFuture, Unmade
 from osfutures.policy import PollInterval
 from osfutures.watch import (
     NOT_LISTED,
+    NOT_YET,
     Batch,
     Explanation,
     Gone,
@@ -119,9 +120,9 @@ class Watch:
                     self.last = value.last  # its last record: what a deletion gives
                 self._judge_gone(elapsed, recorded)
                 return None
-            if value is NOT_LISTED:
+            if value is NOT_LISTED or value is NOT_YET:
                 raise TypeError(
-                    f"the fetch of {self.describe()} returned NOT_LISTED, which only a"
+                    f"the fetch of {self.describe()} returned {value!r}, which only a"
                     " Batch's fetch_many may answer"
                 )
             self.gone_seen = 0

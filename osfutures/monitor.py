@@ -110,6 +110,7 @@ class _CancelAll:
 @dataclass(slots=True)
 class _PollNow:
     key: Hashable
+    at_once: bool
     owner: None = None
 
 
@@ -408,19 +409,26 @@ class Monitor:
             raise ValueError(f"delay: need a number of seconds >= 0, got {delay!r}")
         self._submit(_NewTimer(self._clock.now() + delay, fn, owner))
 
-    def poll_now(self, key: Hashable) -> None:
+    def poll_now(self, key: Hashable, *, at_once: bool = True) -> None:
         """Poll the operations of the :class:`~osfutures.Batch` ``key`` without waiting
         for their next poll: something says their objects changed (a notification
         from the cloud, or from another process). The poll still waits for a free
         probe thread and the endpoint's rate cap, and the batch's polling interval
         starts again from its tightest. A key with no operation watched is ignored.
 
+        Args:
+            key: the batch's key.
+            at_once: False to only restart the back-off: the batch is polled after
+                its tightest interval, or sooner if already due sooner (things it
+                does not watch are changing: its own may be next).
+
         Raises:
-            TypeError: ``key`` is not hashable.
+            TypeError: ``key`` is not hashable, or ``at_once`` not a bool.
             MonitorShutdown, MonitorCrashed: as for :meth:`watch`.
         """
         require_hashable("key", key)
-        self._submit(_PollNow(key))
+        require_instance("at_once", at_once, bool)
+        self._submit(_PollNow(key, at_once))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop taking work, as :meth:`concurrent.futures.Executor.shutdown` does.
@@ -608,7 +616,7 @@ class Monitor:
         elif isinstance(item, _NewTimer):
             self._schedule.add_timer(item.when, item.fn, item.owner)
         elif isinstance(item, _PollNow):
-            self._schedule.poll_now(item.key, now)
+            self._schedule.poll_now(item.key, now, at_once=item.at_once)
         else:
             self._schedule.cancel_all()
             # Probes still out can only report on cancelled work: stop waiting for them.

@@ -23,6 +23,7 @@ from osfutures._checks import check_count, require_callable, require_hashable, r
 __all__ = [
     "GONE",
     "NOT_LISTED",
+    "NOT_YET",
     "Batch",
     "BatchMember",
     "Explanation",
@@ -101,6 +102,23 @@ class _NotListed:
 #: leaves out is taken as unchanged (Nova deletes a server that is still a build
 #: request without a ``DELETED`` entry). Only ``fetch_many`` may return it.
 NOT_LISTED: Final = _NotListed()
+
+
+class _NotYet:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_YET"
+
+
+#: What a :class:`Batch`'s ``fetch_many`` maps an item to when it has no copy of the
+#: object yet but expects one from a coming answer: the member waits for it instead
+#: of being fetched on its own (a cluster member that learns of objects from another
+#: process's listing answers this until that listing has had its chance). The
+#: operation is judged by nothing meanwhile, so ``fetch_many`` must stop answering it
+#: in bounded time (then a member never seen is fetched on its own, as usual). Only
+#: ``fetch_many`` may return it.
+NOT_YET: Final = _NotYet()
 
 #: Reads one field (status, progress, fault) of a fetched object.
 Getter = Callable[[Any], Any]
@@ -212,7 +230,7 @@ class Batch:
     operations this is the difference between milliseconds and a second per cycle.
     A member that no answer has carried yet (its ``initial`` object does not count)
     and is left out is still fetched on its own, once; so is one the answer maps to
-    :data:`NOT_LISTED`.
+    :data:`NOT_LISTED`. One it maps to :data:`NOT_YET` waits for a later answer.
 
     A listing costs about the same for one operation as for a thousand, so a batch
     is polled as a whole: as often as its tightest member's ``interval`` asks while

@@ -13,6 +13,7 @@ import pytest
 
 from osfutures import (
     NOT_LISTED,
+    NOT_YET,
     Batch,
     ManualClock,
     Monitor,
@@ -116,6 +117,55 @@ def test_a_fetch_of_one_that_answers_not_listed_fails_its_operation_clearly(
     schedule.answered(watch, Fetched(NOT_LISTED, None), now=watch.next_poll)
     error = watch.future.exception(timeout=0)
     assert isinstance(error, TypeError) and "only a Batch's fetch_many" in str(error)
+
+
+@pytest.mark.parametrize("changes_only", [True, False])
+def test_a_member_answered_not_yet_waits_for_a_later_answer_not_its_own_fetch(
+    schedule: Schedule, changes_only: bool
+) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=changes_only)
+    watch = member(batch, "a")
+    schedule.add(watch)
+    group = list_group(schedule, 1.0, {"a": NOT_YET})
+    assert not watch.solo and watch in group.unseen
+    assert not watch.future.done() and watch.polls == 0
+    # Once the answer stops saying NOT_YET, the usual rules hold: left out of a
+    # changes_only answer while never seen, or of any other, it fetches itself.
+    list_group(schedule, 3.0, {})
+    assert watch.solo and schedule.next_ready(3.0) is watch
+
+
+def test_a_fetch_of_one_that_answers_not_yet_fails_its_operation_clearly(
+    schedule: Schedule,
+) -> None:
+    watch = make_watch(timeout=1000.0, interval=BACKOFF)
+    schedule.add(watch)
+    schedule.next_ready(watch.next_poll)
+    schedule.board()
+    schedule.answered(watch, Fetched(NOT_YET, None), now=watch.next_poll)
+    error = watch.future.exception(timeout=0)
+    assert isinstance(error, TypeError) and "NOT_YET" in str(error)
+
+
+def test_poll_now_not_at_once_restarts_the_back_off_without_polling_now(
+    schedule: Schedule,
+) -> None:
+    batch = Batch("servers", lambda items: {}, changes_only=True)
+    watch = member(batch, "a")
+    schedule.add(watch)
+    group = list_group(schedule, 1.0, {"a": {"status": "BUILD"}})
+    for now in (2.0, 4.0, 8.0):  # quiet polls: 1, 2, 4 s apart, then 8
+        group = list_group(schedule, now, {})
+    assert group.quiet == 3 and group.due == 16.0
+    schedule.poll_now("servers", 9.0, at_once=False)
+    assert schedule.next_ready(9.5) is None, "polled at once"
+    assert group.due == 10.0 and group.quiet == 0
+    # Stirred while its request is in flight: that answer does not count as quiet.
+    schedule.next_ready(10.0)
+    items, _ = schedule.board()
+    schedule.poll_now("servers", 10.1, at_once=False)
+    schedule.answered(group, Listed(items, {}, None), 10.2)
+    assert group.quiet == 0 and group.due == 11.2
 
 
 class ChangesLister:
