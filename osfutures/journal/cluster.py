@@ -11,9 +11,10 @@ session state):
   (even by SIGKILL: the kernel closes its socket) or loses its connection gives its
   keys up at once, with no lease or timer of ours. A transaction-pooling proxy
   (PgBouncer in transaction mode) breaks this: sessions are not the client's.
-* :class:`Channel`: ``NOTIFY`` / ``LISTEN`` of operation ids. A listener that loses
-  its connection may miss notifications: it says so (``on_ids(None)``: re-read what
-  you watch) when it notices, and again once it listens again.
+* :class:`Channel`: ``NOTIFY`` / ``LISTEN`` of operation ids under a topic. A
+  listener that loses its connection may miss notifications: it says so
+  (``on_notice(None)``: re-read what you watch) when it notices, and again once it
+  listens again.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 
-__all__ = ["MAX_PAYLOAD", "Channel", "Election", "lock_id"]
+__all__ = ["MAX_PAYLOAD", "Channel", "Election", "Notice", "lock_id", "payloads"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,13 @@ class Election:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._held: dict[int, Hashable] = {}
+        #: Whether the database could not be reached at the last attempt.
+        self.lost = False
+
+    def held(self) -> set[Hashable]:
+        """The keys this process believes it leads (:meth:`leading` asks the server)."""
+        with self._lock:
+            return set(self._held.values())
 
     def try_lead(self, key: Hashable) -> bool:
         """Lead ``key`` if no live session of the cluster does; True if this process
@@ -101,6 +111,26 @@ class Election:
                 del self._held[lock]
             return set(self._held.values())
 
+    def while_leading(self, key: Hashable, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run ``work`` in a transaction on the session that holds ``key``'s lock:
+        what it writes is written only while this process leads ``key`` (a session
+        that died took the lock and the transaction with it).
+
+        Raises:
+            LookupError: this process does not lead ``key``.
+            psycopg.Error: the session is lost (so is the lead), or ``work`` failed.
+        """
+        lock = lock_id(self._namespace, key)
+        with self._lock:
+            if lock not in self._held or self._conn is None or self._conn.closed:
+                raise LookupError(f"this process does not lead {key!r}")
+            try:
+                with self._conn.transaction():
+                    return work(self._conn)
+            except psycopg.OperationalError as error:
+                self._lost(error)
+                raise
+
     def resign(self, key: Hashable) -> None:
         """Stop leading ``key`` (another process may take it)."""
         lock = lock_id(self._namespace, key)
@@ -125,10 +155,13 @@ class Election:
             self._conn = psycopg.connect(
                 self._conninfo, autocommit=True, connect_timeout=self._timeout
             )
-        return self._conn.execute(sql, params).fetchall()
+        rows = self._conn.execute(sql, params).fetchall()
+        self.lost = False
+        return rows
 
     def _lost(self, error: BaseException) -> None:
         """The session is gone, and every key with it."""
+        self.lost = True
         if self._held:
             log.warning(
                 "osfutures: lost the cluster election's database session (%s); leading"
@@ -145,14 +178,21 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+class Notice(NamedTuple):
+    """What one notification tells: a topic, and ids under it."""
+
+    topic: str
+    ids: list[str]
+
+
 class Channel:
     """Operation ids, told to every process of the cluster.
 
     Args:
         conninfo: the journal database (a libpq URL, no ``schema=``).
         name: the channel (one per journal: its schema's name, say).
-        on_ids: called on the listener's thread with the ids each notification
-            carries, or with ``None`` when some may have been missed (the
+        on_notice: called on the listener's thread with each notification's
+            :class:`Notice`, or with ``None`` when some may have been missed (the
             connection was lost; called again once listening again).
         connect_timeout: seconds connecting may take.
         retry_every: seconds between attempts to listen again.
@@ -165,7 +205,7 @@ class Channel:
         self,
         conninfo: str,
         name: str,
-        on_ids: Callable[[list[str] | None], None],
+        on_notice: Callable[[Notice | None], None],
         *,
         connect_timeout: float = 5.0,
         retry_every: float = 1.0,
@@ -174,7 +214,7 @@ class Channel:
             raise ValueError(f"name: expected letters, digits and _, got {name!r}")
         self.name = name
         self._conninfo = conninfo
-        self._on_ids = on_ids
+        self._on_notice = on_notice
         self._timeout = max(1, round(connect_timeout))
         self._retry_every = retry_every
         self._stop = threading.Event()
@@ -190,15 +230,15 @@ class Channel:
         """Wait until the listener listens; False if it did not within ``timeout``."""
         return self._listening.wait(timeout)
 
-    def publish(self, ids: Iterable[str]) -> None:
-        """Tell every listener (this process's too) these ids, in as few
-        notifications as fit in :data:`MAX_PAYLOAD`.
+    def publish(self, ids: Iterable[str], *, topic: str = "") -> None:
+        """Tell every listener (this process's too) these ids under ``topic``, in as
+        few notifications as fit in :data:`MAX_PAYLOAD`.
 
         Raises:
             psycopg.Error: the database cannot be reached (nothing, or only some,
                 was told).
         """
-        chunks = _chunks(list(ids))
+        chunks = payloads(topic, ids)
         with self._send_lock:
             try:
                 if self._sender is None or self._sender.closed:
@@ -236,7 +276,7 @@ class Channel:
                         missed = False
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
-                            self._tell(_ids(note.payload))
+                            self._tell(_notice(note.payload))
             except psycopg.Error as error:
                 self._listening.clear()
                 if not missed:
@@ -246,37 +286,38 @@ class Channel:
                 missed = True
                 self._stop.wait(self._retry_every)
 
-    def _tell(self, ids: list[str] | None) -> None:
+    def _tell(self, notice: Notice | None) -> None:
         try:
-            self._on_ids(ids)
+            self._on_notice(notice)
         except Exception:  # the listener goes on whatever a callback does
             log.exception("osfutures: the cluster channel's callback raised")
 
 
-def _chunks(ids: list[str]) -> list[str]:
-    """JSON lists of ``ids``, each at most :data:`MAX_PAYLOAD` bytes."""
+def payloads(topic: str, ids: Iterable[str]) -> list[str]:
+    """The notifications that tell ``ids`` under ``topic``: JSON lists, the topic
+    first, each at most :data:`MAX_PAYLOAD` bytes (at least one, for no ids)."""
+    head = len(json.dumps(topic)) + 2
     chunks: list[str] = []
-    current: list[str] = []
-    size = 2
+    current: list[str] = [topic]
+    size = head
     for op_id in ids:
         cost = len(json.dumps(op_id)) + 1
-        if current and size + cost > MAX_PAYLOAD:
+        if len(current) > 1 and size + cost > MAX_PAYLOAD:
             chunks.append(json.dumps(current, separators=(",", ":")))
-            current = []
-            size = 2
+            current = [topic]
+            size = head
         current.append(op_id)
         size += cost
-    if current:
-        chunks.append(json.dumps(current, separators=(",", ":")))
+    chunks.append(json.dumps(current, separators=(",", ":")))
     return chunks
 
 
-def _ids(payload: str) -> list[str] | None:
-    """The ids a payload carries; None (re-read everything) for one not ours."""
+def _notice(payload: str) -> Notice | None:
+    """What a payload tells; None (re-read everything) for one not ours."""
     try:
-        ids = json.loads(payload)
+        items = json.loads(payload)
     except ValueError:
         return None
-    if isinstance(ids, list) and all(isinstance(i, str) for i in ids):
-        return ids
+    if isinstance(items, list) and items and all(isinstance(i, str) for i in items):
+        return Notice(items[0], items[1:])
     return None

@@ -14,12 +14,13 @@ write opens it again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -39,6 +40,7 @@ from osfutures.journal.schema import (
     quote,
     upsert,
 )
+from osfutures.journal.sharing import SharedPolling
 from osfutures.journal.store import Reading
 from osfutures.journal.tracking import PROCESS
 
@@ -71,19 +73,23 @@ def _key(host: str, pid: int, process: str | None) -> tuple[str, int] | tuple[st
     return (host, pid) if process is None else (host, pid, process)
 
 
-def _split(url: str) -> tuple[str, str | None, str]:
-    """The URL without ``schema=``, that schema, and the URL as messages show it
-    (without its password)."""
+#: The URL's query parameters that are osfutures's, not libpq's.
+_OURS = ("schema", "cluster")
+
+
+def _split(url: str) -> tuple[str, dict[str, str], str]:
+    """The URL without osfutures's parameters, those parameters, and the URL as
+    messages show it (without its password)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for name, value in query if name == "schema"), None)
-    rest = urlencode([(name, value) for name, value in query if name != "schema"])
+    ours = {name: value for name, value in query if name in _OURS}
+    rest = urlencode([(name, value) for name, value in query if name not in _OURS])
     conninfo = urlunsplit(parts._replace(query=rest))
     shown = parts
     if parts.password is not None:
         host = parts.netloc.rpartition("@")[2]
         shown = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    return conninfo, schema, urlunsplit(shown._replace(query=rest))
+    return conninfo, ours, urlunsplit(shown._replace(query=rest))
 
 
 class PostgresStore(Reading):
@@ -91,14 +97,20 @@ class PostgresStore(Reading):
 
     Args:
         url: ``postgresql://[user[:password]@]host[:port]/database[?schema=...]``;
-            every other query parameter goes to libpq.
+            ``cluster=off`` turns cluster mode off (see :doc:`/cluster`); every
+            other query parameter goes to libpq.
         argument: the URL's name in messages.
         connect_timeout: seconds connecting may take (libpq's ``connect_timeout``)
             and a write may wait for a pooled connection.
         schema: the schema of the tables (over the URL's ``schema=``).
 
+    Attributes:
+        cluster: whether the twins of connections that keep their operations here
+            share their listings with the other processes that do (cluster mode).
+
     Raises:
-        ValueError: the schema name is empty or ``connect_timeout`` is not > 0.
+        ValueError: the schema name is empty, ``cluster=`` is neither ``on`` nor
+            ``off``, or ``connect_timeout`` is not > 0.
     """
 
     def __init__(
@@ -111,8 +123,12 @@ class PostgresStore(Reading):
     ) -> None:
         if not connect_timeout > 0:
             raise ValueError(f"connect_timeout: expected seconds > 0, got {connect_timeout!r}")
-        self.conninfo, from_url, self.target = _split(url)
-        chosen = schema if schema is not None else from_url
+        self.conninfo, ours, self.target = _split(url)
+        chosen = schema if schema is not None else ours.get("schema")
+        cluster = ours.get("cluster", "on").lower()
+        if cluster not in ("on", "off"):
+            raise ValueError(f"{argument}: cluster= takes on or off, got {cluster!r}")
+        self.cluster = cluster == "on"
         if chosen is not None and not chosen:
             raise ValueError(f"{argument}: the schema name is empty")
         self.schema = chosen or DEFAULT_SCHEMA
@@ -133,6 +149,7 @@ class PostgresStore(Reading):
         self._heartbeat: threading.Thread | None = None
         self._closing = threading.Event()
         self._overtaken = False
+        self._sharing: SharedPolling | None = None
 
     def __repr__(self) -> str:
         return f"<PostgresStore {self.target}>"
@@ -284,6 +301,35 @@ class PostgresStore(Reading):
             self._forget()
             raise self._unavailable("cannot be read", error) from error
 
+    @contextlib.contextmanager
+    def session(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection of the pool, for a few statements.
+
+        Raises:
+            JournalUnavailable: the database cannot be reached.
+        """
+        pool = self._pool_or_open()
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except _DRIVER_ERRORS as error:
+            self._forget()
+            raise self._unavailable("cannot be read", error) from error
+
+    def sharing(self) -> SharedPolling:
+        """Cluster mode's side of this journal (made on first use): see
+        :mod:`osfutures.journal.sharing`."""
+        with self._lock:
+            if self._sharing is None:
+                self._sharing = SharedPolling(
+                    self.conninfo,
+                    schema=self.schema,
+                    session=self.session,
+                    me=":".join(map(str, _owner())),
+                    connect_timeout=self.connect_timeout,
+                )
+            return self._sharing
+
     def _hold_owner(self) -> None:
         """Hold this process's owner lock, and keep holding it: a heartbeat takes it
         again within :data:`OWNER_HEARTBEAT` seconds of a lost session, so that the
@@ -354,6 +400,10 @@ class PostgresStore(Reading):
     def close(self) -> None:
         """Close the pool (it opens again if used) and give up the owner locks."""
         self._closing.set()
+        with self._lock:
+            sharing, self._sharing = self._sharing, None
+        if sharing is not None:
+            sharing.close()
         heartbeat = self._heartbeat
         if heartbeat is not None:
             heartbeat.join(OWNER_HEARTBEAT * 2)

@@ -1,6 +1,7 @@
 """The journal's tables, their versions and the migrations between them.
 
-Both stores (SQLite and PostgreSQL) hold the same two tables:
+Both stores (SQLite and PostgreSQL) hold the same two tables (PostgreSQL holds
+cluster mode's two more from version 2: :mod:`osfutures.journal.sharing`):
 
 ``schema_version``
     one row per migration applied: ``version`` and ``applied_at``. The journal's
@@ -129,9 +130,42 @@ def _version_1(d: Dialect) -> list[str]:
     return statements
 
 
+def _version_2(d: Dialect) -> list[str]:
+    """Cluster mode's tables (:mod:`osfutures.journal.sharing`): what one process's
+    listing saw, for the others. PostgreSQL only: a SQLite journal is one machine's.
+
+    ``shares``: one row per shared listing (a cloud's endpoint, project and kind):
+    how many listings it has had, and when and by whom the last one was made.
+    ``observations``: the newest state listed of each object, numbered from one
+    sequence, so a process reads only what is newer than it has seen.
+    """
+    if d.name != "postgresql":
+        return []
+    observations = d.table("observations")
+    return [
+        f"CREATE SEQUENCE {d.table('observation_seq')}",
+        f"""CREATE TABLE {d.table("shares")} (
+            share TEXT PRIMARY KEY,
+            listings BIGINT NOT NULL,
+            listed_at {d.real} NOT NULL,
+            lister TEXT NOT NULL
+        )""",
+        f"""CREATE TABLE {observations} (
+            share TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            seen TEXT NOT NULL,
+            record {d.json},
+            observed_at {d.real} NOT NULL,
+            PRIMARY KEY (share, resource_id)
+        )""",
+        f"CREATE INDEX {quote('osfutures_observations_seq')} ON {observations} (share, seq)",
+    ]
+
+
 #: Each version's migration from the one before: a function of the dialect returning
-#: the statements to run. Version 2 is one more entry.
-MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1}
+#: the statements to run. Version 3 is one more entry.
+MIGRATIONS: dict[int, Callable[[Dialect], list[str]]] = {1: _version_1, 2: _version_2}
 #: The schema version this code writes and reads.
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -16,13 +16,16 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from osfutures.future import OperationFuture
 from osfutures.journal.errors import JournalUnavailable, SchemaTooNew
 from osfutures.journal.journal import Journal
 from osfutures.journal.store import store_for
 from osfutures.journal.tracking import Context
+
+if TYPE_CHECKING:  # needs psycopg, which only a PostgreSQL journal brings
+    from osfutures.journal.sharing import SharedPolling
 
 __all__ = [
     "ENVIRONMENT",
@@ -177,6 +180,13 @@ class TwinJournal:
         self.journal = journal
         self._conn = conn
         self.context = connection_context(conn)
+
+    def sharing(self) -> SharedPolling | None:
+        """The journal's cluster side, if its store has one (PostgreSQL's, with
+        cluster mode on): the twins then share their listings."""
+        store = self.journal.store
+        share = getattr(store, "sharing", None)
+        return share() if callable(share) and getattr(store, "cluster", False) else None
 
     def track(
         self,

@@ -23,6 +23,8 @@ complete listing showed before and no longer shows is taken as gone without a GE
 
 from __future__ import annotations
 
+import json
+import sys
 import threading
 import time
 import urllib.parse
@@ -32,6 +34,7 @@ from typing import Any
 
 from openstack import exceptions as os_exc
 from openstack.compute.v2.server import Server
+from openstack.resource import Resource
 
 from osfutures.watch import GONE, NOT_LISTED
 
@@ -65,6 +68,63 @@ class Lister:
         self._lock = threading.Lock()
         self._seen: dict[Hashable, Any] = {}
         self._listed: set[Hashable] = set()
+        # Cluster mode (observing): the state each object had in the last listing,
+        # and what moved since take_observed() was last called.
+        self._observed: dict[Hashable, Any] = {}
+        self._observations: dict[Hashable, Any] = {}
+
+    #: Whether each listing also keeps, for other processes, every object it showed
+    #: (watched or not) whose state moved: :meth:`take_observed` (cluster mode).
+    observing = False
+    #: Whether other processes may be answered from this lister's listings: it lists
+    #: what they watch too (a project's objects), not only this process's ids.
+    shareable = True
+
+    def observe(self, on: bool) -> None:
+        """Start (or stop) keeping what listings show for others, from a clean slate:
+        the first listing after this keeps everything it shows."""
+        with self._lock:
+            self.observing = on
+            self._observed = {}
+            self._observations = {}
+
+    def take_observed(self) -> dict[Hashable, Any]:
+        """What the listings since the last call showed moved, watched or not: each
+        object's :meth:`record`, or :data:`~osfutures.watch.GONE` (a complete listing
+        stopped showing it) or :data:`~osfutures.watch.NOT_LISTED`."""
+        with self._lock:
+            taken, self._observations = self._observations, {}
+            return taken
+
+    def record(self, obj: Any) -> dict[str, Any]:
+        """A listed object as a JSON-able record (what :meth:`from_record` rebuilds)."""
+        cls = type(obj)
+        return {
+            "resource": f"{cls.__module__}:{cls.__qualname__}",
+            "attrs": obj.to_dict(computed=False, original_names=True),
+        }
+
+    def from_record(self, record: Any) -> Any:
+        """The object a :meth:`record` (another process's listing) describes.
+
+        Raises:
+            ValueError: the record is not one this osfutures writes.
+        """
+        try:
+            module, _, name = record["resource"].partition(":")
+            attrs = dict(record["attrs"])
+        except (KeyError, TypeError, AttributeError):
+            raise ValueError(f"not a listed object's record: {record!r}") from None
+        # Only a class already loaded, of openstacksdk: a row names no code to import.
+        cls = (
+            getattr(sys.modules.get(module), name, None)
+            if module.startswith("openstack.")
+            else None
+        )
+        if not (isinstance(cls, type) and issubclass(cls, Resource)):
+            raise ValueError(f"not an openstacksdk resource this process knows: {module}:{name}")
+        connection = self._proxy._get_connection()
+        return cls.existing(connection=connection, **attrs)
 
     def fetch_one(self, resource_id: str) -> Any:
         """GET one object (``GONE`` on 404) and remember it."""
@@ -99,6 +159,8 @@ class Lister:
         wanted = set(ids)
         with self._lock:
             everything = {obj.id: obj for obj in self._list(wanted)}
+            if self.observing:
+                self._observe(everything)
             listed = {i: everything[i] for i in wanted if i in everything}
             gone: set[Hashable] = set()
             if not self.incremental:
@@ -116,6 +178,20 @@ class Lister:
             found: dict[Hashable, Any] = dict.fromkeys(gone, GONE)
             found.update((i, self._seen[i]) for i in ids if i in self._seen)
             return found
+
+    def _observe(self, everything: dict[Hashable, Any]) -> None:
+        """Keep what moved in a complete listing (under the lock)."""
+        states = {}
+        for oid, obj in everything.items():
+            record = self.record(obj)
+            state = json.dumps(record, sort_keys=True, default=str)
+            states[oid] = state
+            if self._observed.get(oid) != state:
+                self._observations[oid] = record
+        if not self.exact:
+            for oid in self._observed.keys() - everything.keys():
+                self._observations[oid] = GONE
+        self._observed = states
 
     def fetch_changes(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         """Only the ids whose copy moved since an answer last carried it: the
@@ -253,6 +329,8 @@ class ChangesSinceLister(Lister):
         scheduling: set[Hashable] = set()
         connection = self._proxy._get_connection()
         microversion = Server._get_microversion(self._proxy)
+        observing = self.observing
+        listed: dict[Hashable, tuple[Any, ...]] = {}
         for page in self._pages(_iso(self._since - self.step_back), microversion):
             self.records += len(page)
             for body in page:
@@ -265,6 +343,10 @@ class ChangesSinceLister(Lister):
                     if when is not None and when > newest:
                         newest, newest_text = when, updated
                 sid = body.get("id")
+                if observing:
+                    listed[sid] = _state_of_body(body)
+                    if self._observed.get(sid) != listed[sid]:
+                        self._observations[sid] = body
                 if sid not in watched:
                     continue
                 shown.add(sid)
@@ -277,6 +359,8 @@ class ChangesSinceLister(Lister):
                 state[sid] = now
                 moved.add(sid)
         self._since = _second(newest)
+        if observing:
+            self._observe_build_requests(listed)
         heard, clock = self._heard, time.monotonic()
         for sid in shown:
             heard[sid] = clock
@@ -297,6 +381,30 @@ class ChangesSinceLister(Lister):
         for stale in heard.keys() - keep:
             del heard[stale]
         self._fresh_before, self._fresh = self._fresh, set()
+
+    def _observe_build_requests(self, listed: dict[Hashable, tuple[Any, ...]]) -> None:
+        """A build request the previous listing showed and this one lacks vanished
+        (or is an instance no host saved yet): NOT_LISTED, for every process."""
+        for sid, state in self._observed.items():
+            if state[1] == "scheduling" and sid not in listed:
+                self._observations[sid] = NOT_LISTED
+        self._observed = listed
+
+    def record(self, obj: Any) -> dict[str, Any]:
+        """A listed server's record: its JSON as the listing gave it."""
+        body: dict[str, Any] = obj.body
+        return body
+
+    def from_record(self, record: Any) -> Any:
+        """The :class:`ListedServer` of another process's listing's record.
+
+        Raises:
+            ValueError: the record is not a server's.
+        """
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise ValueError(f"not a listed server's record: {record!r}")
+        microversion = Server._get_microversion(self._proxy)
+        return ListedServer(record, microversion, self._proxy._get_connection())
 
     def _pages(self, since: str, microversion: str | None) -> Iterator[list[dict[str, Any]]]:
         """The pages of ``GET /servers/detail?changes-since=...``, as Nova pages them
@@ -414,9 +522,11 @@ def as_server(obj: Any) -> Any:
 
 
 class IdFilterLister(Lister):
-    """Images, with Glance's ``id=in:...`` filter: exactly the watched ones."""
+    """Images, with Glance's ``id=in:...`` filter: exactly the watched ones. Not
+    shared in cluster mode: it lists this process's ids only."""
 
     exact = True
+    shareable = False
 
     #: ids per request: about 3.7 KB of URL, under common 8 KB limits.
     CHUNK = 100

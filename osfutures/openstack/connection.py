@@ -35,6 +35,7 @@ from osfutures.openstack.batching import Lister
 from osfutures.openstack.explaining import Sent, sent_requests
 from osfutures.openstack.kinds import KINDS, Kind
 from osfutures.openstack.records import request_record
+from osfutures.openstack.sharing import SharedListing, share_of
 from osfutures.openstack.specs import (
     SPECS,
     Argument,
@@ -47,8 +48,11 @@ from osfutures.policy import PollInterval, _status_code, is_transient
 from osfutures.retrying import resume_retrying, retrying
 from osfutures.watch import Batch, OnGone, States
 
-if TYPE_CHECKING:  # a stub (generated): the twins as type checkers see them
+if TYPE_CHECKING:
     from osfutures.journal import Journal
+    from osfutures.journal.sharing import (
+        SharedPolling,  # a stub (generated): the twins as type checkers see them
+    )
     from osfutures.openstack.twins import (
         AsyncBaremetal,
         AsyncBlockStorage,
@@ -77,6 +81,8 @@ _WAIT_AS_THE_MONITOR = Waiting()
 _listings_lock = threading.Lock()
 _listings: weakref.WeakKeyDictionary[Any, dict[str, _Listing]] = weakref.WeakKeyDictionary()
 _endpoints: weakref.WeakKeyDictionary[Any, dict[str, Hashable]] = weakref.WeakKeyDictionary()
+# The cluster of each connection whose journal is a PostgreSQL one (cluster mode).
+_clusters: weakref.WeakKeyDictionary[Any, SharedPolling] = weakref.WeakKeyDictionary()
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -86,29 +92,84 @@ def is_fatal(error: BaseException) -> bool:
 
 
 class _Listing:
-    """The batch of one kind on one connection, and the single fetch beside it."""
+    """The batch of one kind on one connection, and the single fetch beside it.
 
-    def __init__(self, conn: Any, kind: Kind, lister: Lister, endpoint: Hashable) -> None:
+    With ``sharing`` (the connection's journal is a PostgreSQL one), the batch's
+    answer is its cluster's (:mod:`osfutures.openstack.sharing`), where the lister
+    can list for other processes too."""
+
+    def __init__(
+        self,
+        conn: Any,
+        kind: Kind,
+        lister: Lister,
+        endpoint: Hashable,
+        sharing: SharedPolling | None,
+    ) -> None:
         self.kind = kind
         self.lister = lister
         # An incremental lister answers only what moved: a cycle then costs the
         # monitor what changed, not what is watched.
-        self._answer = lister.fetch_changes if lister.incremental else lister.fetch_many
+        own = lister.fetch_changes if lister.incremental else lister.fetch_many
         # One batch per connection and kind: different connections (clouds,
         # projects, users) are polled separately.
+        key = (kind.name, id(conn))
+        share = share_of(conn, kind.name, endpoint) if sharing and lister.shareable else None
+        self.shared = (
+            None
+            if sharing is None or share is None
+            else SharedListing(lister, own, sharing, share, key, busy=self._busy)
+        )
+        self._answer = own if self.shared is None else self.shared
         self.batch = Batch(
-            key=(kind.name, id(conn)),
+            key=key,
             fetch_many=self.fetch_many,
             changes_only=lister.incremental,
             endpoint=endpoint,
         )
+        self._lock = threading.Lock()
+        self._watching = 0
 
     def fetch_many(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         present = self.kind.present
         return {i: present(obj) for i, obj in self._answer(ids).items()}
 
     def fetch_one(self, resource_id: str) -> Any:
-        return self.kind.present(self.lister.fetch_one(resource_id))
+        found = self.kind.present(self.lister.fetch_one(resource_id))
+        if self.shared is not None:
+            self.shared.fetched(resource_id)
+        return found
+
+    def _busy(self) -> bool:
+        return self._watching > 0
+
+    def expect(self) -> None:
+        """An operation is about to be watched in this batch (counted in cluster
+        mode only)."""
+        if self.shared is None:
+            return
+        with self._lock:
+            self._watching += 1
+
+    def watching(self, future: OperationFuture[Any], monitor: Monitor) -> None:
+        r"""``future`` (:meth:`expect`\ ed) is watched in this batch by ``monitor``: in
+        cluster mode, the batch's notifications wake that monitor, and once nothing
+        is watched here any more, another process may list for the cluster."""
+        if self.shared is None:
+            return
+        self.shared.serves(monitor)
+        future.add_done_callback(lambda _: self.ended())
+
+    def ended(self) -> None:
+        r"""An operation :meth:`expect`\ ed is over (or was never watched)."""
+        if self.shared is None:
+            return
+        with self._lock:
+            self._watching -= 1
+            idle = self._watching == 0
+        if idle:
+            # Off the thread that resolved it (often the monitor's): a database call.
+            threading.Thread(target=self.shared.idle, name="osfutures-resign", daemon=True).start()
 
 
 def _endpoint(conn: Any, service: str) -> Hashable:
@@ -134,7 +195,11 @@ def _listing(conn: Any, kind: Kind, endpoint: Hashable) -> _Listing | None:
         listing = per_conn.get(kind.name)
         if listing is None:
             listing = per_conn[kind.name] = _Listing(
-                conn, kind, kind.lister(conn, kind.service, kind.get), endpoint
+                conn,
+                kind,
+                kind.lister(conn, kind.service, kind.get),
+                endpoint,
+                _clusters.get(conn),
             )
         return listing
 
@@ -239,24 +304,34 @@ def _watch(
     # A state counts once no task runs on the object (the kind's reader knows how to
     # tell): right after an action Nova may still show the state it started from, and
     # deleting an ERROR server shows ERROR until it is gone.
-    return monitor.watch(
-        fetch,
-        states=states,
-        reader=kind.reader,
-        on_gone=on_gone,
-        batch=listing.batch.member(resource_id) if listing is not None else None,
-        endpoint=endpoint,
-        timeout=timeout,
-        interval=interval,
-        name=name,
-        request=request,
-        sync_res=sync_res,
-        resource_id=resource_id,
-        initial=initial,
-        is_fatal=is_fatal,
-        inquire=inquire,
-        confirm=spec.confirm and inquire is not None,
-    )
+    if listing is not None:
+        listing.expect()  # counted before its first poll can come
+    try:
+        future = monitor.watch(
+            fetch,
+            states=states,
+            reader=kind.reader,
+            on_gone=on_gone,
+            batch=listing.batch.member(resource_id) if listing is not None else None,
+            endpoint=endpoint,
+            timeout=timeout,
+            interval=interval,
+            name=name,
+            request=request,
+            sync_res=sync_res,
+            resource_id=resource_id,
+            initial=initial,
+            is_fatal=is_fatal,
+            inquire=inquire,
+            confirm=spec.confirm and inquire is not None,
+        )
+    except BaseException:
+        if listing is not None:
+            listing.ended()
+        raise
+    if listing is not None:
+        listing.watching(future, monitor)
+    return future
 
 
 def watch_existing(
@@ -877,6 +952,10 @@ class AsyncConnection:
         self._monitor = monitor
         self._proxies: dict[str, AsyncProxy] = {}
         self._journal = twin_journal(journal, conn)
+        sharing = self._journal.sharing() if self._journal is not None else None
+        if sharing is not None:
+            with _listings_lock:
+                _clusters[conn] = sharing
 
     def unwrap(self) -> Any:
         """The plain openstacksdk Connection."""

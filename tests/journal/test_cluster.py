@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 import osfutures
-from osfutures.journal.cluster import MAX_PAYLOAD, Channel, Election, _chunks, lock_id
+from osfutures.journal.cluster import MAX_PAYLOAD, Channel, Election, Notice, lock_id, payloads
 
 KEY = ("fake", "RegionOne", "project-1", "server")
 
@@ -122,19 +122,21 @@ def test_a_lost_database_leads_nothing_and_says_so(namespace: str) -> None:
 
 
 def test_ids_reach_every_listener_in_chunks_that_fit(postgres_server: str, namespace: str) -> None:
-    heard: list[queue.Queue[list[str] | None]] = [queue.Queue(), queue.Queue()]
+    heard: list[queue.Queue[Notice | None]] = [queue.Queue(), queue.Queue()]
     channels = [Channel(postgres_server, namespace, q.put) for q in heard]
     try:
         assert all(c.wait_listening(10) for c in channels)
         ids = [str(uuid.uuid4()) for _ in range(500)]  # about 19 KB of JSON
-        channels[0].publish(ids)
+        channels[0].publish(ids, topic="servers")
+        channels[0].publish([], topic="volumes")
         for q in heard:
             got: list[str] = []
             while len(got) < len(ids):
-                chunk = q.get(timeout=10)
-                assert chunk is not None
-                got += chunk
+                notice = q.get(timeout=10)
+                assert notice is not None and notice.topic == "servers"
+                got += notice.ids
             assert got == ids
+            assert q.get(timeout=10) == Notice("volumes", []), "a topic alone is told too"
     finally:
         for channel in channels:
             channel.close()
@@ -144,7 +146,7 @@ def test_a_listener_that_lost_its_connection_says_some_may_be_missed(
     postgres_server: str, namespace: str
 ) -> None:
     application = f"osfutures-listen-{namespace}"
-    heard: queue.Queue[list[str] | None] = queue.Queue()
+    heard: queue.Queue[Notice | None] = queue.Queue()
     listener = Channel(
         f"{postgres_server}?application_name={application}",
         namespace,
@@ -159,16 +161,17 @@ def test_a_listener_that_lost_its_connection_says_some_may_be_missed(
         assert heard.get(timeout=10) is None, "listening again: re-read what was sent meanwhile"
         assert listener.wait_listening(10)
         sender.publish(["op-1"])
-        assert heard.get(timeout=10) == ["op-1"]
+        assert heard.get(timeout=10) == Notice("", ["op-1"])
     finally:
         listener.close()
         sender.close()
 
 
 def test_payloads_stay_under_postgresqls_limit() -> None:
-    chunks = _chunks([f"op-{i:06d}" for i in range(5000)])
+    chunks = payloads("t" * 100, [f"op-{i:06d}" for i in range(5000)])
     assert len(chunks) > 1
     assert all(len(c.encode()) <= MAX_PAYLOAD for c in chunks)
+    assert all(c.startswith('["' + "t" * 100 + '"') for c in chunks)
 
 
 def test_a_channel_name_must_be_an_identifier(postgres_server: str) -> None:

@@ -35,7 +35,7 @@ def query(statement: str, *params: Any) -> list[tuple[Any, ...]]:
 def test_open_creates_its_schema_tables_and_indexes(pg_schema: str, pg_url: str) -> None:
     assert not schema_exists(pg_schema)
     with Journal.open(pg_url) as journal:
-        assert journal.schema_version() == 1
+        assert journal.schema_version() == 2
         assert journal.target.endswith(f"(schema {pg_schema})")
     columns = dict(
         query(
@@ -53,14 +53,19 @@ def test_open_creates_its_schema_tables_and_indexes(pg_schema: str, pg_url: str)
     tables = query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", pg_schema
     )
-    assert sorted(t for (t,) in tables) == ["operations", "schema_version"]
+    assert sorted(t for (t,) in tables) == [
+        "observations",
+        "operations",
+        "schema_version",
+        "shares",
+    ]
     with Journal.open(pg_url) as again:  # already there: nothing to migrate
-        assert again.schema_version() == 1
+        assert again.schema_version() == 2
     assert query(
         sql.SQL("SELECT version FROM {}.schema_version")
         .format(sql.Identifier(pg_schema))
         .as_string()
-    ) == [(1,)]
+    ) == [(1,), (2,)]
 
 
 def test_processes_opening_a_new_schema_at_once_migrate_it_once(pg_url: str) -> None:
@@ -81,16 +86,16 @@ def test_processes_opening_a_new_schema_at_once_migrate_it_once(pg_url: str) -> 
         t.join(60)
     assert errors == []
     with Journal.open(pg_url) as journal:
-        assert journal.schema_version() == 1
+        assert journal.schema_version() == 2
 
 
 def test_a_newer_schema_is_refused(pg_schema: str, pg_url: str) -> None:
     Journal.open(pg_url).close()
     with psycopg.connect(POSTGRES_URL) as conn:
         conn.execute(
-            sql.SQL("INSERT INTO {}.schema_version VALUES (2, 0)").format(sql.Identifier(pg_schema))
+            sql.SQL("INSERT INTO {}.schema_version VALUES (3, 0)").format(sql.Identifier(pg_schema))
         )
-    with pytest.raises(SchemaTooNew, match=r"schema version 2, newer than this osfutures"):
+    with pytest.raises(SchemaTooNew, match=r"schema version 3, newer than this osfutures"):
         Journal.open(pg_url)
 
 
@@ -212,11 +217,14 @@ def test_dropping_a_schema_removes_all_it_held(pg_schema: str, pg_url: str) -> N
 
 
 def test_urls() -> None:
-    conninfo, schema, shown = _split(
-        "postgresql://u:pw@db.example:5433/ops?schema=j&sslmode=require"
+    conninfo, ours, shown = _split(
+        "postgresql://u:pw@db.example:5433/ops?schema=j&sslmode=require&cluster=off"
     )
     assert conninfo == "postgresql://u:pw@db.example:5433/ops?sslmode=require"
-    assert schema == "j" and shown == "postgresql://u:***@db.example:5433/ops?sslmode=require"
+    assert (
+        ours == {"schema": "j", "cluster": "off"}
+        and shown == "postgresql://u:***@db.example:5433/ops?sslmode=require"
+    )
     store = PostgresStore("postgres://db.example/ops")
     assert store.schema == "osfutures" and store.target == "postgres://db.example/ops"
     assert PostgresStore("postgresql://h/db", schema="mine").dialect.table("operations") == (
@@ -224,3 +232,7 @@ def test_urls() -> None:
     )
     with pytest.raises(ValueError, match="schema name is empty"):
         PostgresStore("postgresql://h/db?schema=")
+    assert PostgresStore("postgresql://h/db").cluster, "cluster mode is on by default"
+    assert not PostgresStore("postgresql://h/db?cluster=OFF").cluster
+    with pytest.raises(ValueError, match=r"^journal: cluster= takes on or off, got 'yes'"):
+        PostgresStore("postgresql://h/db?cluster=yes")

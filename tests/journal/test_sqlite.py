@@ -104,29 +104,29 @@ def test_an_empty_file_is_migrated_to_the_current_version(tmp_path: Path) -> Non
     path = tmp_path / "empty.db"
     path.touch()
     with Journal.open(path) as journal:
-        assert journal.schema_version() == SCHEMA_VERSION == 1
+        assert journal.schema_version() == SCHEMA_VERSION == 2
     with sqlite3.connect(path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         versions = conn.execute("SELECT version FROM schema_version").fetchall()
     assert {"schema_version", "operations"} <= tables
     assert {f"osfutures_operations_{c}" for c in journal_schema.INDEXED} <= indexes
-    assert versions == [(1,)]
+    assert versions == [(1,), (2,)]
 
 
 def test_a_newer_schema_is_refused_and_left_alone(journal_path: Path) -> None:
     journal_path.parent.mkdir()
     Journal.open(journal_path).close()
     with sqlite3.connect(journal_path) as conn:
-        conn.execute("INSERT INTO schema_version VALUES (2, 0)")
+        conn.execute("INSERT INTO schema_version VALUES (3, 0)")
     before = journal_path.read_bytes()
-    with pytest.raises(SchemaTooNew, match=r"schema version 2, newer than .* \(up to 1\)") as e:
+    with pytest.raises(SchemaTooNew, match=r"schema version 3, newer than .* \(up to 2\)") as e:
         Journal.open(journal_path)
-    assert (e.value.found, e.value.known) == (2, 1)
+    assert (e.value.found, e.value.known) == (3, 2)
     assert journal_path.read_bytes() == before
 
 
-def test_version_2_is_one_function_away(
+def test_version_3_is_one_function_away(
     journal_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal_path.parent.mkdir()
@@ -134,17 +134,17 @@ def test_version_2_is_one_function_away(
         journal.track(future("old"))
         assert journal.flush()
 
-    def version_2(d: journal_schema.Dialect) -> list[str]:
+    def version_3(d: journal_schema.Dialect) -> list[str]:
         return [f"ALTER TABLE {d.table('operations')} ADD COLUMN token TEXT"]
 
-    monkeypatch.setitem(journal_schema.MIGRATIONS, 2, version_2)
+    monkeypatch.setitem(journal_schema.MIGRATIONS, 3, version_3)
     with Journal.open(journal_path) as journal:
-        assert journal.schema_version() == 2
+        assert journal.schema_version() == 3
         assert [r["name"] for r in journal.list()] == ["old"]
     with sqlite3.connect(journal_path) as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(operations)")]
         assert "token" in columns
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1, 2]
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version")] == [1, 2, 3]
 
 
 WRITER = """
@@ -248,5 +248,5 @@ def test_the_store_opens_again_after_a_failure(journal: Journal) -> None:
     store = journal.store
     assert isinstance(store, SQLiteStore)
     store.close()
-    assert journal.schema_version() == 1  # reopened on use
+    assert journal.schema_version() == SCHEMA_VERSION  # reopened on use
     assert os.path.exists(store.path)

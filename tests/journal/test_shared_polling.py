@@ -1,0 +1,228 @@
+"""Cluster mode on the real PostgreSQL server and FakeCloud: members that share a
+journal share each listing. Here the members are connections with journals of their
+own in one process (each journal has its own database sessions, so the cluster sees
+them as it sees processes); tests/journal/test_cluster_processes.py runs real ones."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import osfutures
+from osfutures.journal import Journal
+from osfutures.openstack.connection import _listings
+from osfutures.openstack.sharing import SharedListing
+from osfutures.testing import FakeCloud
+
+SINGLE_GET = "GET /compute/v2.1/servers/{server_id}"
+LISTING = "GET /compute/v2.1/servers/detail"
+
+
+@dataclass
+class Member:
+    """One member of the cluster: its journal, monitor and connection."""
+
+    journal: Journal
+    monitor: osfutures.Monitor
+    conn: Any
+
+    def servers(self) -> SharedListing:
+        shared = _listings[self.conn.unwrap()]["server"].shared
+        assert shared is not None, "cluster mode is on for a PostgreSQL journal"
+        return shared
+
+    def listings(self) -> int:
+        return int(_listings[self.conn.unwrap()]["server"].lister.requests)
+
+    def close(self) -> None:
+        self.monitor.shutdown(cancel_futures=True)
+        self.journal.close()
+
+
+def member(cloud: FakeCloud, url: str) -> Member:
+    monitor = osfutures.Monitor(default_interval=0.1, max_probes_per_second=None, seed=3)
+    journal = Journal.open(url, batch_delay=0)
+    return Member(
+        journal, monitor, osfutures.wrap(cloud.connect(), monitor=monitor, journal=journal)
+    )
+
+
+@pytest.fixture
+def members(cloud: FakeCloud, pg_url: str) -> Iterator[list[Member]]:
+    made = [member(cloud, pg_url) for _ in range(2)]
+    yield made
+    for m in made:
+        m.close()
+
+
+def keep_leading(leader: Member, boot: dict[str, Any]) -> osfutures.OperationFuture[Any]:
+    """A server ``leader`` watches until the test ends (it never shuts off): its
+    member leads the servers' listing from its first poll on."""
+    server = leader.conn.compute.create_server_async(name="anchor", **boot).result(timeout=30)
+    anchor = leader.conn.watch("server", server.id, status="SHUTOFF", timeout=300)
+    # Seen (by its own GET: a listing shows what changes), and the listing led.
+    assert wait_for(lambda: anchor.status == "ACTIVE" and leader.servers().role == "leader")
+    return anchor
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> bool:
+    event = threading.Event()
+    end = timeout
+    while end > 0:
+        if condition():
+            return True
+        event.wait(0.05)
+        end -= 0.05
+    return bool(condition())
+
+
+def test_a_follower_learns_its_servers_from_the_leaders_listing(
+    cloud: FakeCloud, members: list[Member], boot: dict[str, Any]
+) -> None:
+    leader, follower = members
+    anchor = keep_leading(leader, boot)
+    cloud.reset_stats()
+    futures = [follower.conn.compute.create_server_async(name=f"f{i}", **boot) for i in range(4)]
+    servers = [f.result(timeout=30) for f in futures]
+    assert [s.status for s in servers] == ["ACTIVE"] * 4
+    assert follower.servers().role == "follower"
+    assert follower.listings() == 0, "the follower asked the cloud nothing"
+    assert cloud.context.accounting.requests(SINGLE_GET) == 0, "nor one server at a time"
+    assert leader.listings() > 0
+    # The results are the servers as openstacksdk gets them.
+    assert {s.name for s in servers} == {"f0", "f1", "f2", "f3"}
+    assert all(type(s).__name__ == "Server" and s.flavor for s in servers)
+    anchor.cancel()
+
+
+def test_a_deleted_server_resolves_a_followers_delete(
+    cloud: FakeCloud, members: list[Member], boot: dict[str, Any]
+) -> None:
+    leader, follower = members
+    keep_leading(leader, boot)
+    server = follower.conn.compute.create_server_async(name="doomed", **boot).result(timeout=30)
+    cloud.reset_stats()
+    deleted = follower.conn.compute.delete_server_async(server.id)
+    assert deleted.result(timeout=30) is not None
+    assert follower.listings() == 0 and cloud.context.accounting.requests(SINGLE_GET) == 0
+
+
+def test_a_leader_that_watches_nothing_more_hands_the_listing_over(
+    cloud: FakeCloud, members: list[Member], boot: dict[str, Any]
+) -> None:
+    leader, follower = members
+    anchor = keep_leading(leader, boot)
+    anchor.cancel()
+    assert wait_for(lambda: leader.servers().role == "")
+    server = follower.conn.compute.create_server_async(name="next", **boot).result(timeout=30)
+    assert server.status == "ACTIVE"
+    assert follower.servers().role == "leader", "it lists for the cluster now"
+
+
+def test_cluster_off_lists_alone(cloud: FakeCloud, pg_url: str, boot: dict[str, Any]) -> None:
+    alone = member(cloud, pg_url + "&cluster=off")
+    try:
+        alone.conn.compute.create_server_async(name="solo", **boot).result(timeout=30)
+        assert _listings[alone.conn.unwrap()]["server"].shared is None
+        assert alone.listings() > 0
+    finally:
+        alone.close()
+
+
+class Proxy:
+    """A TCP relay to the PostgreSQL server that can be cut (the database is then
+    unreachable: connections end, new ones are refused) and mended."""
+
+    def __init__(self, port: int) -> None:
+        self._target = ("127.0.0.1", port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.cut_off = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self.cut_off:
+                client.close()
+                continue
+            upstream = socket.create_connection(self._target)
+            with self._lock:
+                self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.cut_off = True
+        with self._lock:
+            for s in self._open:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+            self._open.clear()
+
+    def mend(self) -> None:
+        self.cut_off = False
+
+    def close(self) -> None:
+        self.cut()
+        self._server.close()
+
+
+def test_a_member_that_loses_the_database_lists_alone_then_rejoins(
+    cloud: FakeCloud,
+    pg_url: str,
+    boot: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    proxy = Proxy(5432)
+    url = pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    assert url != pg_url
+    leader = member(cloud, pg_url)
+    cut_off = member(cloud, url)
+    try:
+        anchor = keep_leading(leader, boot)
+        first = cut_off.conn.compute.create_server_async(name="before", **boot)
+        assert first.result(timeout=30).status == "ACTIVE"
+        assert cut_off.servers().role == "follower"
+        caplog.set_level(logging.WARNING, logger="osfutures.cluster")
+        proxy.cut()
+        futures = [
+            cut_off.conn.compute.create_server_async(name=f"during{i}", **boot) for i in range(3)
+        ]
+        assert [f.result(timeout=30).status for f in futures] == ["ACTIVE"] * 3
+        assert cut_off.servers().role == "alone" and cut_off.listings() > 0
+        alone = [r.getMessage() for r in caplog.records if "does not answer" in r.getMessage()]
+        assert len(alone) == 1, "one warning, not one per poll"
+        proxy.mend()
+        later = cut_off.conn.compute.create_server_async(name="after", **boot)
+        assert later.result(timeout=30).status == "ACTIVE"
+        assert cut_off.servers().role == "follower"
+        assert any("answers again" in r.getMessage() for r in caplog.records)
+        anchor.cancel()
+    finally:
+        cut_off.close()
+        leader.close()
+        proxy.close()
