@@ -36,6 +36,7 @@ from openstack import exceptions as os_exc
 from openstack.compute.v2.server import Server
 from openstack.resource import Resource
 
+from osfutures.openstack.records import public_fields
 from osfutures.watch import GONE, NOT_LISTED
 
 __all__ = [
@@ -101,7 +102,7 @@ class Lister:
         cls = type(obj)
         return {
             "resource": f"{cls.__module__}:{cls.__qualname__}",
-            "attrs": obj.to_dict(computed=False, original_names=True),
+            "attrs": public_fields(obj.to_dict(computed=False, original_names=True)),
         }
 
     def from_record(self, record: Any) -> Any:
@@ -346,7 +347,7 @@ class ChangesSinceLister(Lister):
                 if observing:
                     listed[sid] = _state_of_body(body)
                     if self._observed.get(sid) != listed[sid]:
-                        self._observations[sid] = body
+                        self._observations[sid] = public_fields(body)
                 if sid not in watched:
                     continue
                 shown.add(sid)
@@ -391,9 +392,9 @@ class ChangesSinceLister(Lister):
         self._observed = listed
 
     def record(self, obj: Any) -> dict[str, Any]:
-        """A listed server's record: its JSON as the listing gave it."""
-        body: dict[str, Any] = obj.body
-        return body
+        """A listed server's record: its JSON as the listing gave it, less what may
+        hold secrets (as its listing keeps it for others)."""
+        return public_fields(obj.body)
 
     def from_record(self, record: Any) -> Any:
         """The :class:`ListedServer` of another process's listing's record.

@@ -12,7 +12,7 @@ from typing import Any
 
 from openstack import resource
 
-__all__ = ["REDACTED", "request_record"]
+__all__ = ["REDACTED", "public_fields", "request_record"]
 
 REDACTED = "<redacted>"
 
@@ -25,6 +25,13 @@ SECRET_WORDS = ("password", "secret", "token", "private_key", "credential")
 def _secret(name: str) -> bool:
     lowered = name.lower()
     return lowered in SECRET_NAMES or any(word in lowered for word in SECRET_WORDS)
+
+
+def public_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """An object's record as a listing gave it, without the fields that may hold
+    secrets (an admin's server listing shows ``OS-EXT-SRV-ATTR:user_data``): what
+    may be written where other processes read it."""
+    return {k: v for k, v in record.items() if not _secret(str(k).rpartition(":")[2])}
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

@@ -226,3 +226,23 @@ def test_a_member_that_loses_the_database_lists_alone_then_rejoins(
         cut_off.close()
         leader.close()
         proxy.close()
+
+
+def test_what_a_leader_writes_for_others_holds_no_secrets(cloud: FakeCloud) -> None:
+    from osfutures.openstack.batching import ChangesSinceLister, ProjectLister
+
+    conn = cloud.connect()
+    servers = ChangesSinceLister(conn, "compute", "get_server")
+    servers.observe(True)
+    body = {"id": "s1", "status": "ACTIVE", "OS-EXT-SRV-ATTR:user_data": "c2VjcmV0", "name": "a"}
+    assert servers.from_record(servers.record(servers.from_record(body))).body == {
+        "id": "s1",
+        "status": "ACTIVE",
+        "name": "a",
+    }
+    volumes = ProjectLister(conn, "block_storage", "get_volume", "volumes", {"details": True})
+    volume = conn.block_storage.create_volume(size=1, name="v")
+    back = volumes.from_record(volumes.record(volume))
+    assert type(back) is type(volume) and back.id == volume.id and back.name == "v"
+    with pytest.raises(ValueError, match="not an openstacksdk resource"):
+        volumes.from_record({"resource": "os:system", "attrs": {}})
