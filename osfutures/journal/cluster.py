@@ -36,6 +36,16 @@ log = logging.getLogger(__name__)
 
 #: The longest NOTIFY payload sent, in bytes (PostgreSQL's limit is 8000).
 MAX_PAYLOAD = 7900
+#: libpq options of the sessions here: a server that stops answering without closing
+#: the connection (a partition, a dead host) is given up on within seconds, not the
+#: kernel's quarter of an hour, so that nothing waits on it for long.
+ALIVE: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 
 def lock_id(namespace: str, key: Hashable) -> int:
@@ -153,7 +163,7 @@ class Election:
     def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._timeout
+                self._conninfo, autocommit=True, connect_timeout=self._timeout, **ALIVE
             )
         rows = self._conn.execute(sql, params).fetchall()
         self.lost = False
@@ -243,7 +253,7 @@ class Channel:
             try:
                 if self._sender is None or self._sender.closed:
                     self._sender = psycopg.connect(
-                        self._conninfo, autocommit=True, connect_timeout=self._timeout
+                        self._conninfo, autocommit=True, connect_timeout=self._timeout, **ALIVE
                     )
                 for payload in chunks:
                     self._sender.execute("SELECT pg_notify(%s, %s)", (self.name, payload))
@@ -267,7 +277,7 @@ class Channel:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self._conninfo, autocommit=True, connect_timeout=self._timeout
+                    self._conninfo, autocommit=True, connect_timeout=self._timeout, **ALIVE
                 ) as conn:
                     conn.execute(f'LISTEN "{self.name}"')
                     self._listening.set()

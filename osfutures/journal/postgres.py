@@ -28,7 +28,7 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import Jsonb
 
-from osfutures.journal.cluster import Election
+from osfutures.journal.cluster import ALIVE, Election
 from osfutures.journal.errors import JournalUnavailable, SchemaTooNew
 from osfutures.journal.schema import (
     Dialect,
@@ -157,7 +157,7 @@ class PostgresStore(Reading):
     # -- opening ------------------------------------------------------------------
 
     def _connect_kwargs(self) -> dict[str, Any]:
-        return {"connect_timeout": max(1, round(self.connect_timeout))}
+        return {"connect_timeout": max(1, round(self.connect_timeout)), **ALIVE}
 
     def open(self) -> None:
         """Connect, migrate the schema, and start the pool.

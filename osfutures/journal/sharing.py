@@ -36,7 +36,7 @@ from psycopg.types.json import Jsonb
 
 from osfutures.journal.cluster import Channel, Election, Notice, payloads
 from osfutures.journal.errors import JournalUnavailable
-from osfutures.journal.observations import SEEN, Observation, Reading, topic_of
+from osfutures.journal.observations import GONE, LISTED, SEEN, Observation, Reading, topic_of
 
 __all__ = ["OBSERVATIONS_KEPT", "SharedPolling"]
 
@@ -113,9 +113,16 @@ class SharedPolling:
         except psycopg.Error as error:
             log.debug("osfutures: could not tell the cluster %s has no leader: %s", share, error)
 
-    def publish(self, share: str, observations: Sequence[Observation]) -> int:
+    def publish(
+        self,
+        share: str,
+        observations: Sequence[Observation],
+        complete: Iterable[str] | None = None,
+    ) -> int:
         """Write what this process's listing of ``share`` saw, count the listing, and
         tell the others, in one transaction on the session that holds the lead.
+        ``complete``: every id a complete listing showed; the objects it lacks that
+        rows still show as listed are gone (whoever wrote them, whatever was lost).
 
         Returns:
             The highest observation number written (0 for none).
@@ -134,6 +141,7 @@ class SharedPolling:
 
         def write(conn: psycopg.Connection[Any]) -> int:
             highest = 0
+            gone: list[str] = []
             with conn.cursor() as cursor:
                 if observations:
                     cursor.executemany(
@@ -156,6 +164,17 @@ class SharedPolling:
                             highest = max(highest, int(row[0]))
                         if not cursor.nextset():
                             break
+                if complete is not None:
+                    cursor.execute(
+                        f"UPDATE {table} SET seen = %s, record = NULL,"
+                        f" seq = nextval('{_literal(seq)}'), observed_at = %s"
+                        " WHERE share = %s AND seen = %s AND NOT (resource_id = ANY(%s))"
+                        " RETURNING resource_id, seq",
+                        (GONE, now, share, LISTED, list(complete)),
+                    )
+                    for rid, number in cursor.fetchall():
+                        gone.append(rid)
+                        highest = max(highest, int(number))
                 cursor.execute(
                     f"INSERT INTO {shares} (share, listings, listed_at, lister)"
                     " VALUES (%s, 1, %s, %s) ON CONFLICT (share) DO UPDATE SET"
@@ -169,7 +188,8 @@ class SharedPolling:
                         f"DELETE FROM {table} WHERE share = %s AND observed_at < %s",
                         (share, now - OBSERVATIONS_KEPT),
                     )
-                for payload in payloads(topic_of(share), [o.resource_id for o in observations]):
+                told = [o.resource_id for o in observations] + gone
+                for payload in payloads(topic_of(share), told):
                     cursor.execute("SELECT pg_notify(%s, %s)", (self.channel_name, payload))
             return highest
 

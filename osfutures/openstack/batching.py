@@ -73,6 +73,7 @@ class Lister:
         # and what moved since take_observed() was last called.
         self._observed: dict[Hashable, Any] = {}
         self._observations: dict[Hashable, Any] = {}
+        self._complete: set[Hashable] | None = None
 
     #: Whether each listing also keeps, for other processes, every object it showed
     #: (watched or not) whose state moved: :meth:`take_observed` (cluster mode).
@@ -89,13 +90,16 @@ class Lister:
             self._observed = {}
             self._observations = {}
 
-    def take_observed(self) -> dict[Hashable, Any]:
+    def take_observed(self) -> tuple[dict[Hashable, Any], set[Hashable] | None]:
         """What the listings since the last call showed moved, watched or not: each
         object's :meth:`record`, or :data:`~osfutures.watch.GONE` (a complete listing
-        stopped showing it) or :data:`~osfutures.watch.NOT_LISTED`."""
+        stopped showing it) or :data:`~osfutures.watch.NOT_LISTED`; and, for a
+        complete listing, every id the last one showed (what it lacks is gone,
+        whatever an earlier leader wrote), else ``None``."""
         with self._lock:
             taken, self._observations = self._observations, {}
-            return taken
+            complete, self._complete = self._complete, None
+            return taken, complete
 
     def record(self, obj: Any) -> dict[str, Any]:
         """A listed object as a JSON-able record (what :meth:`from_record` rebuilds)."""
@@ -192,6 +196,7 @@ class Lister:
         if not self.exact:
             for oid in self._observed.keys() - everything.keys():
                 self._observations[oid] = GONE
+            self._complete = set(everything)
         self._observed = states
 
     def fetch_changes(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:

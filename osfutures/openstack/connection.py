@@ -137,7 +137,7 @@ class _Listing:
     def fetch_one(self, resource_id: str) -> Any:
         found = self.kind.present(self.lister.fetch_one(resource_id))
         if self.shared is not None:
-            self.shared.fetched(resource_id)
+            self.shared.fetched(resource_id, found)
         return found
 
     def _busy(self) -> bool:

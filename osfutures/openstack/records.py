@@ -29,9 +29,14 @@ def _secret(name: str) -> bool:
 
 def public_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """An object's record as a listing gave it, without the fields that may hold
-    secrets (an admin's server listing shows ``OS-EXT-SRV-ATTR:user_data``): what
-    may be written where other processes read it."""
-    return {k: v for k, v in record.items() if not _secret(str(k).rpartition(":")[2])}
+    secrets, at any depth (an admin's server listing shows
+    ``OS-EXT-SRV-ATTR:user_data``; metadata may name a password): what may be written
+    where other processes read it."""
+    return {
+        k: public_fields(v) if isinstance(v, Mapping) else v
+        for k, v in record.items()
+        if not _secret(str(k).rpartition(":")[2])
+    }
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

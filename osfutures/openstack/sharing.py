@@ -190,13 +190,17 @@ class SharedListing:
     def _lead(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         self._become("leader")
         answer = self._own(ids)
-        observed = self._lister.take_observed()
+        observed, complete = self._lister.take_observed()
         observations = [_observation(i, value) for i, value in observed.items()]
+        listed = None if complete is None else [str(i) for i in complete]
         try:
-            self._sharing.publish(self.share, observations)
+            self._sharing.publish(self.share, observations, listed)
         except (LookupError, JournalUnavailable) as error:
-            # The lead was lost meanwhile: the next poll finds out who lists now.
+            # The lead was lost meanwhile: the next poll finds out who lists now, and
+            # a leader again publishes everything its listing shows.
             log.info("osfutures: cluster mode: %s not published (%s)", self.share, error)
+            self._lister.observe(True)
+            self.role = ""
         else:
             wanted = set(ids)
             if any(i not in wanted for i in observed):
@@ -207,10 +211,12 @@ class SharedListing:
         return answer
 
     def _follow(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
+        fresh = self.role != "follower"
+        new = list(ids) if fresh else [i for i in ids if i not in self._first]
+        # Read first: a database that elects but cannot be read leaves the role be.
+        reading = self._sharing.read(self.share, self._cursor, [str(i) for i in new])
         self._become("follower")
         wanted = frozenset(ids)
-        new = [i for i in ids if i not in self._first]
-        reading = self._sharing.read(self.share, self._cursor, [str(i) for i in new])
         self._cursor = reading.cursor
         now = time.monotonic()
         for observation in reading.observations:
@@ -286,10 +292,13 @@ class SharedListing:
             log.warning("osfutures: cluster mode: %s", error)
             return NOT_LISTED
 
-    def fetched(self, resource_id: Hashable) -> None:
-        """A member was fetched on its own: it was heard of now."""
+    def fetched(self, resource_id: Hashable, value: Any) -> None:
+        """A member was fetched on its own: what it is now (answered until an
+        observation says more)."""
         if resource_id in self._heard:
             self._heard[resource_id] = time.monotonic()
+            if self.role == "follower" and value is not None and not isinstance(value, Gone):
+                self._latest[resource_id] = value
 
     # -- the others --------------------------------------------------------------------
 
@@ -314,7 +323,7 @@ class SharedListing:
 
     def idle(self) -> None:
         """This process watches nothing more here: another may lead."""
-        if self.role == "leader":
+        if self.role == "leader" and not self._busy():
             self._sharing.resign(self.share)
             self.role = ""
 

@@ -246,3 +246,25 @@ def test_what_a_leader_writes_for_others_holds_no_secrets(cloud: FakeCloud) -> N
     assert type(back) is type(volume) and back.id == volume.id and back.name == "v"
     with pytest.raises(ValueError, match="not an openstacksdk resource"):
         volumes.from_record({"resource": "os:system", "attrs": {}})
+
+
+def test_a_new_leaders_complete_listing_ends_what_an_old_one_left_listed(pg_url: str) -> None:
+    from osfutures.journal.observations import GONE, LISTED, Observation
+    from osfutures.journal.postgres import PostgresStore
+
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    try:
+        for store in stores:
+            store.open()
+        old, new = (store.sharing() for store in stores)
+        assert old.lead("volumes") and new.lead("volumes") is False
+        old.publish("volumes", [Observation("v1", LISTED, {"status": "deleting"})], ["v1"])
+        old.resign("volumes")  # v1 is deleted before anyone lists again
+        assert new.lead("volumes")
+        new.publish("volumes", [], complete=[])  # a first listing: nothing moved for it
+        reading = new.read("volumes", 0, ["v1"])
+        assert [(o.resource_id, o.seen) for o in reading.observations] == [("v1", GONE)]
+        assert reading.listings == 2
+    finally:
+        for store in stores:
+            store.close()
