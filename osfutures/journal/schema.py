@@ -135,7 +135,8 @@ def _version_2(d: Dialect) -> list[str]:
     listing saw, for the others. PostgreSQL only: a SQLite journal is one machine's.
 
     ``shares``: one row per shared listing (a cloud's endpoint, project and kind):
-    how many listings it has had, and when and by whom the last one was made.
+    how many listings it has had, when and by whom the last one was made, and where
+    the next may start (a ``changes-since`` window, for a new leader to go on from).
     ``observations``: the newest state listed of each object, numbered from one
     sequence, so a process reads only what is newer than it has seen.
     """
@@ -148,7 +149,8 @@ def _version_2(d: Dialect) -> list[str]:
             share TEXT PRIMARY KEY,
             listings BIGINT NOT NULL,
             listed_at {d.real} NOT NULL,
-            lister TEXT NOT NULL
+            lister TEXT NOT NULL,
+            position TEXT
         )""",
         f"""CREATE TABLE {observations} (
             share TEXT NOT NULL,

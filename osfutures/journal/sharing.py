@@ -118,11 +118,13 @@ class SharedPolling:
         share: str,
         observations: Sequence[Observation],
         complete: Iterable[str] | None = None,
+        position: str | None = None,
     ) -> int:
         """Write what this process's listing of ``share`` saw, count the listing, and
         tell the others, in one transaction on the session that holds the lead.
         ``complete``: every id a complete listing showed; the objects it lacks that
         rows still show as listed are gone (whoever wrote them, whatever was lost).
+        ``position``: where the next listing starts, for whoever lists it next.
 
         Returns:
             The highest observation number written (0 for none).
@@ -176,11 +178,11 @@ class SharedPolling:
                         gone.append(rid)
                         highest = max(highest, int(number))
                 cursor.execute(
-                    f"INSERT INTO {shares} (share, listings, listed_at, lister)"
-                    " VALUES (%s, 1, %s, %s) ON CONFLICT (share) DO UPDATE SET"
+                    f"INSERT INTO {shares} (share, listings, listed_at, lister, position)"
+                    " VALUES (%s, 1, %s, %s, %s) ON CONFLICT (share) DO UPDATE SET"
                     f" listings = {shares}.listings + 1, listed_at = EXCLUDED.listed_at,"
-                    " lister = EXCLUDED.lister",
-                    (share, now, self._me),
+                    " lister = EXCLUDED.lister, position = EXCLUDED.position",
+                    (share, now, self._me, position),
                 )
                 if now - self._swept.get(share, 0.0) > SWEEP_EVERY:
                     self._swept[share] = now
@@ -197,6 +199,18 @@ class SharedPolling:
             return self._election.while_leading(share, write)
         except psycopg.Error as error:
             raise JournalUnavailable(f"cluster observations cannot be written: {error}") from error
+
+    def position(self, share: str) -> str | None:
+        """Where the last leader of ``share`` said its next listing would start.
+
+        Raises:
+            JournalUnavailable: the database cannot be read.
+        """
+        with self._session() as conn:
+            row = conn.execute(
+                f"SELECT position FROM {self._quote('shares')} WHERE share = %s", (share,)
+            ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def ask(self, share: str, marker: str) -> None:
         """Tell ``marker`` about ``share`` to every process (a follower asks its

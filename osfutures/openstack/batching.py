@@ -101,6 +101,15 @@ class Lister:
             complete, self._complete = self._complete, None
             return taken, complete
 
+    def position(self) -> str | None:
+        """Where the next listing starts, for another process to go on from
+        (:meth:`go_on_from`); ``None``: every listing lists everything."""
+        return None
+
+    def go_on_from(self, position: str) -> None:
+        """Start the next listing where another process's lister said it would
+        (:meth:`position`)."""
+
     def record(self, obj: Any) -> dict[str, Any]:
         """A listed object as a JSON-able record (what :meth:`from_record` rebuilds)."""
         cls = type(obj)
@@ -395,6 +404,19 @@ class ChangesSinceLister(Lister):
             if state[1] == "scheduling" and sid not in listed:
                 self._observations[sid] = NOT_LISTED
         self._observed = listed
+
+    def position(self) -> str:
+        """The start of the next ``changes-since`` window."""
+        with self._lock:
+            return self._since.isoformat()
+
+    def go_on_from(self, position: str) -> None:
+        """Take the window another process's listings reached: a new leader lists
+        what changed since its predecessor's last listing, not since it started."""
+        when = _parse_time(position)
+        if when is not None:
+            with self._lock:
+                self._since = _second(when)
 
     def record(self, obj: Any) -> dict[str, Any]:
         """A listed server's record: its JSON as the listing gave it, less what may

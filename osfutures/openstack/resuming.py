@@ -412,7 +412,12 @@ def resume(
                     futures[op_id] = resumed
         if why is not None:
             skipped[op_id] = why
-            log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
+            # A live process's operation is no trouble: said once for all, below.
+            if not why.startswith(_ALIVE):
+                log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
+    alive = sum(1 for why in skipped.values() if why.startswith(_ALIVE))
+    if alive:
+        log.info("osfutures: %d operation(s) left to the live processes watching them", alive)
     # The rows taken over name this process once written: then the dead owners' locks
     # go back, for others to claim what is left of theirs (in other clouds, regions).
     if claimed and journal.flush():
@@ -439,10 +444,14 @@ def _not_resumable(
         return "no continuation token: nothing to watch was known when its process stopped"
     if _alive_elsewhere(row, journal, claimed):
         return (
-            f"its process {row['pid']} on {row.get('host')} is alive and watching it"
+            f"{_ALIVE} {row['pid']} on {row.get('host')} is alive and watching it"
             " (or another process is taking it over)"
         )
     return None
+
+
+#: How the reason of an operation left to its live process starts.
+_ALIVE = "its process"
 
 
 def _sent_unanswered(row: Mapping[str, Any]) -> bool:

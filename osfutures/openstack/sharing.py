@@ -168,6 +168,8 @@ class SharedListing:
         # what a leader last published may have been overwritten by another: start
         # both afresh (a follower then reads each member's newest observation by id).
         self._lister.observe(role == "leader")
+        if role == "leader":
+            self._go_on()
         self._latest.clear()
         self._moved.clear()
         self._first.clear()
@@ -175,6 +177,16 @@ class SharedListing:
         if role != "alone" and not self._subscribed:
             self._sharing.subscribe(self.share, self._heard_of)
             self._subscribed = True
+
+    def _go_on(self) -> None:
+        """A new leader lists from where the last one stopped (or, with no word of
+        it, from where its own lister stands)."""
+        try:
+            position = self._sharing.position(self.share)
+        except JournalUnavailable:
+            return
+        if position is not None:
+            self._lister.go_on_from(position)
 
     def _alone(self, ids: Sequence[Hashable], why: str) -> Mapping[Hashable, Any]:
         if self.role != "alone":
@@ -194,7 +206,7 @@ class SharedListing:
         observations = [_observation(i, value) for i, value in observed.items()]
         listed = None if complete is None else [str(i) for i in complete]
         try:
-            self._sharing.publish(self.share, observations, listed)
+            self._sharing.publish(self.share, observations, listed, self._lister.position())
         except (LookupError, JournalUnavailable) as error:
             # The lead was lost meanwhile: the next poll finds out who lists now, and
             # a leader again publishes everything its listing shows.

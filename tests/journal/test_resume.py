@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -319,10 +320,14 @@ SAME_HOST_AND_PID = textwrap.dedent(
 
 
 def test_a_process_with_our_host_name_and_pid_is_not_taken_for_this_one(
-    slow_cloud: FakeCloud, pg_url: str, monitor: osfutures.Monitor
+    slow_cloud: FakeCloud,
+    pg_url: str,
+    monitor: osfutures.Monitor,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     import socket
 
+    caplog.set_level(logging.INFO, logger="osfutures")
     me = {"pid": os.getpid(), "host": socket.gethostname()}
     with (
         watching(SAME_HOST_AND_PID, slow_cloud, pg_url, **me) as (_, op_id),
@@ -332,3 +337,6 @@ def test_a_process_with_our_host_name_and_pid_is_not_taken_for_this_one(
         resumed = osfutures.resume(conn, journal)
         assert resumed.futures == {}, "its rows are another live process's"
         assert "is alive and watching it" in resumed.skipped[op_id]
+    # Another live process's operations are no trouble: one line for all, no warning.
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("left to the live processes" in r.getMessage() for r in caplog.records)

@@ -6,6 +6,7 @@ them as it sees processes); tests/journal/test_cluster_processes.py runs real on
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import socket
 import threading
@@ -119,11 +120,33 @@ def test_a_leader_that_watches_nothing_more_hands_the_listing_over(
 ) -> None:
     leader, follower = members
     anchor = keep_leading(leader, boot)
+    follower.conn.compute.create_server_async(name="first", **boot).result(timeout=30)
+    assert follower.servers().role == "follower"
     anchor.cancel()
     assert wait_for(lambda: leader.servers().role == "")
+    reached = _listings[leader.conn.unwrap()]["server"].lister.position()
+    mine = _listings[follower.conn.unwrap()]["server"].lister
+    mine._since -= datetime.timedelta(hours=1)  # as if made an hour ago
     server = follower.conn.compute.create_server_async(name="next", **boot).result(timeout=30)
     assert server.status == "ACTIVE"
-    assert follower.servers().role == "leader", "it lists for the cluster now"
+    assert mine.requests > 0, "it listed for the cluster"
+    # It went on from where the last leader's window stood, not from its own start
+    # (which would list an hour of the project's changes again).
+    assert mine.position() >= reached
+
+
+def test_a_new_leader_lists_from_where_the_last_one_stopped(
+    cloud: FakeCloud, members: list[Member], boot: dict[str, Any]
+) -> None:
+    leader, follower = members
+    anchor = keep_leading(leader, boot)
+    follower.conn.compute.create_server_async(name="first", **boot).result(timeout=30)
+    reached = _listings[leader.conn.unwrap()]["server"].lister.position()
+    mine = _listings[follower.conn.unwrap()]["server"].lister
+    mine._since -= datetime.timedelta(hours=1)
+    follower.servers()._become("leader")
+    assert mine.position() >= reached, "it starts where the last leader stood"
+    anchor.cancel()
 
 
 def test_cluster_off_lists_alone(cloud: FakeCloud, pg_url: str, boot: dict[str, Any]) -> None:
