@@ -233,20 +233,24 @@ class SharedPolling:
 
     # -- following ------------------------------------------------------------------
 
-    def read(self, share: str, cursor: int, ids: Iterable[str] = ()) -> Reading:
-        """The observations of ``share`` numbered above ``cursor``, and the newest of
-        each of ``ids`` whatever its number.
+    def read(
+        self, share: str, cursor: int, watched: Iterable[str], new: Iterable[str] = ()
+    ) -> Reading:
+        """The observations of the ``watched`` objects of ``share`` numbered above
+        ``cursor``, and the newest of each of ``new`` whatever its number. Only the
+        rows of what the caller watches leave the server: a leader writes every
+        object of the project.
 
         Raises:
             JournalUnavailable: the database cannot be read.
         """
         table, shares = self._quote("observations"), self._quote("shares")
-        named = list(ids)
         with self._session() as conn:
             rows = conn.execute(
                 f"SELECT resource_id, seen, record, seq FROM {table}"
-                " WHERE share = %s AND (seq > %s OR resource_id = ANY(%s))",
-                (share, cursor, named),
+                " WHERE share = %s AND resource_id = ANY(%s)"
+                " AND (seq > %s OR resource_id = ANY(%s))",
+                (share, list(watched), cursor, list(new)),
             ).fetchall()
             counted = conn.execute(
                 f"SELECT listings FROM {shares} WHERE share = %s", (share,)

@@ -226,7 +226,9 @@ class SharedListing:
         fresh = self.role != "follower"
         new = list(ids) if fresh else [i for i in ids if i not in self._first]
         # Read first: a database that elects but cannot be read leaves the role be.
-        reading = self._sharing.read(self.share, self._cursor, [str(i) for i in new])
+        reading = self._sharing.read(
+            self.share, self._cursor, [str(i) for i in ids], [str(i) for i in new]
+        )
         self._become("follower")
         wanted = frozenset(ids)
         self._cursor = reading.cursor

@@ -285,7 +285,7 @@ def test_a_new_leaders_complete_listing_ends_what_an_old_one_left_listed(pg_url:
         old.resign("volumes")  # v1 is deleted before anyone lists again
         assert new.lead("volumes")
         new.publish("volumes", [], complete=[])  # a first listing: nothing moved for it
-        reading = new.read("volumes", 0, ["v1"])
+        reading = new.read("volumes", 0, ["v1"], ["v1"])
         assert [(o.resource_id, o.seen) for o in reading.observations] == [("v1", GONE)]
         assert reading.listings == 2
     finally:
