@@ -382,6 +382,15 @@ class PostgresStore(Reading):
         process may then claim what is left of that owner's, in other clouds)."""
         self._claims.resign(_key(host, pid, process))
 
+    def claimed(self) -> set[tuple[str, int, str | None]]:
+        """The owners whose operations this store claimed (:meth:`owner_gone`) and
+        has not given back."""
+        owners: set[tuple[str, int, str | None]] = set()
+        for key in self._claims.held():
+            parts: tuple[Any, ...] = tuple(key)  # type: ignore[arg-type]  # what _key made
+            owners.add((parts[0], parts[1], parts[2] if len(parts) > 2 else None))
+        return owners
+
     def owner_gone(self, host: str, pid: int, process: str | None = None) -> bool:
         """Whether the process ``pid`` on ``host`` (``process``: the id its rows
         give it, if any), which wrote rows here, is gone (it died, or lost its

@@ -31,6 +31,7 @@ from osfutures.journal.twins import (
 )
 from osfutures.monitor import Monitor, default_monitor
 from osfutures.openstack import resuming
+from osfutures.openstack.adopting import adopter_for
 from osfutures.openstack.batching import Lister
 from osfutures.openstack.explaining import Sent, sent_requests
 from osfutures.openstack.kinds import KINDS, Kind
@@ -953,9 +954,10 @@ class AsyncConnection:
         self._proxies: dict[str, AsyncProxy] = {}
         self._journal = twin_journal(journal, conn)
         sharing = self._journal.sharing() if self._journal is not None else None
-        if sharing is not None:
+        if sharing is not None and self._journal is not None:
             with _listings_lock:
                 _clusters[conn] = sharing
+            adopter_for(self._journal.journal).add(self)
 
     def unwrap(self) -> Any:
         """The plain openstacksdk Connection."""

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import socket
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -39,7 +40,18 @@ from osfutures.watch import States
 if TYPE_CHECKING:
     from osfutures.openstack.connection import AsyncConnection
 
-__all__ = ["LAST_LOOK", "Resumable", "Resumed", "RetryState", "parse", "resume", "state"]
+__all__ = [
+    "LAST_LOOK",
+    "TAKING",
+    "Resumable",
+    "Resumed",
+    "RetryState",
+    "orphans",
+    "parse",
+    "resume",
+    "state",
+    "take_over",
+]
 
 log = logging.getLogger("osfutures.journal")
 
@@ -389,11 +401,40 @@ def resume(
         journal = shared_journal(journal)
     PollInterval.coerce(interval, PollInterval())  # checked before anything is watched
     check_timeout("timeout", timeout)
+    return take_over(conn, journal, journal.unfinished(), interval=interval, timeout=timeout)
+
+
+def take_over(
+    conn: AsyncConnection,
+    journal: Journal,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    interval: PollInterval | float | None = None,
+    timeout: float | None = None,
+) -> Resumed:
+    """:func:`resume` of the unfinished ``rows`` of ``journal`` (arguments checked).
+    One at a time in a process (:data:`TAKING`)."""
+    with TAKING:
+        return _take_over(conn, journal, rows, interval, timeout)
+
+
+#: Held while a process takes operations over: the claims one take-over holds are
+#: its own (a second one of the same store would believe them gone).
+TAKING = threading.RLock()
+
+
+def _take_over(
+    conn: AsyncConnection,
+    journal: Journal,
+    rows: Sequence[Mapping[str, Any]],
+    interval: PollInterval | float | None,
+    timeout: float | None,
+) -> Resumed:
     futures: dict[str, OperationFuture[Any]] = {}
     skipped: dict[str, str] = {}
     mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
     claimed: set[tuple[str, int, str | None]] = set()
-    for row in journal.unfinished():
+    for row in rows:
         op_id = str(row["op_id"])
         elsewhere = _elsewhere(row, mine)
         if elsewhere is not None:  # not this connection's to resume: no warning
@@ -425,6 +466,39 @@ def resume(
         for host, pid, process in claimed:
             release(host, pid, process)
     return Resumed(futures, skipped)
+
+
+def orphans(conn: AsyncConnection, journal: Journal) -> list[dict[str, Any]]:
+    """The unfinished operations of ``conn``'s cloud, region and project whose process
+    is gone (on any machine: no session holds its owner lock), claimed for this
+    process: what :func:`take_over` then resumes (it gives the claims back). Only a
+    PostgreSQL journal knows; others have none. Call it holding :data:`TAKING`.
+
+    Raises:
+        JournalUnavailable: the journal cannot be read.
+    """
+    owner_gone = getattr(journal.store, "owner_gone", None)
+    claimed = getattr(journal.store, "claimed", None)
+    if owner_gone is None or claimed is None:
+        return []
+    # Claimed and not given back: a take-over whose rows were not written; taking
+    # them again would watch them twice.
+    held = claimed()
+    mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
+    me = (socket.gethostname(), os.getpid(), PROCESS)
+    by_owner: dict[tuple[str, int, str | None], list[dict[str, Any]]] = {}
+    for row in journal.unfinished():
+        host, pid, process = row.get("host"), row.get("pid"), row.get("process")
+        if not isinstance(host, str) or not isinstance(pid, int) or (host, pid, process) == me:
+            continue
+        if _elsewhere(row, mine) is None:
+            by_owner.setdefault((host, pid, process), []).append(row)
+    return [
+        row
+        for owner, rows in by_owner.items()
+        if owner not in held and owner_gone(*owner)
+        for row in rows
+    ]
 
 
 def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | None:
