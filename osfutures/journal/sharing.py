@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -87,7 +88,8 @@ class SharedPolling:
         )
         self._lock = threading.Lock()
         self._channel: Channel | None = None
-        self._subscribers: dict[str, list[Callable[[list[str] | None], None]]] = {}
+        # Weakly: a subscriber (one connection's listing) ends with its connection.
+        self._subscribers: dict[str, list[weakref.WeakMethod[_Callback]]] = {}
         self._swept: dict[str, float] = {}
         self._quote = _quoter(schema)
 
@@ -263,12 +265,13 @@ class SharedPolling:
         newest = max((o.seq for o in observations), default=0)
         return Reading(observations, max(cursor, newest), int(counted[0]) if counted else 0)
 
-    def subscribe(self, share: str, callback: Callable[[list[str] | None], None]) -> None:
+    def subscribe(self, share: str, callback: _Callback) -> None:
         """Call ``callback`` (on the listener's thread) with the ids of each
         notification about ``share``: an empty list when its leader resigned, and
-        ``None`` when some may have been missed (re-read)."""
+        ``None`` when some may have been missed (re-read). ``callback`` is a bound
+        method, held weakly: its object's end ends the subscription."""
         with self._lock:
-            self._subscribers.setdefault(topic_of(share), []).append(callback)
+            self._subscribers.setdefault(topic_of(share), []).append(weakref.WeakMethod(callback))
             if self._channel is None:
                 self._channel = Channel(
                     self._conninfo,
@@ -277,13 +280,6 @@ class SharedPolling:
                     connect_timeout=self._timeout,
                 )
 
-    def unsubscribe(self, share: str, callback: Callable[[list[str] | None], None]) -> None:
-        """Stop calling ``callback`` about ``share``."""
-        with self._lock:
-            callbacks = self._subscribers.get(topic_of(share), [])
-            if callback in callbacks:
-                callbacks.remove(callback)
-
     def wait_listening(self, timeout: float) -> bool:
         """Wait until notifications are heard (for tests); False if not within
         ``timeout`` or nothing subscribed."""
@@ -291,14 +287,19 @@ class SharedPolling:
         return channel is not None and channel.wait_listening(timeout)
 
     def _heard(self, notice: Notice | None) -> None:
-        calls: list[tuple[Callable[[list[str] | None], None], list[str] | None]]
         with self._lock:
+            for topic, refs in list(self._subscribers.items()):
+                refs[:] = [r for r in refs if r() is not None]
+                if not refs:
+                    del self._subscribers[topic]
             if notice is None:
-                calls = [(c, None) for cs in self._subscribers.values() for c in cs]
+                refs = [r for rs in self._subscribers.values() for r in rs]
             else:
-                calls = [(c, notice.ids) for c in self._subscribers.get(notice.topic, [])]
-        for callback, ids in calls:
-            callback(ids)
+                refs = list(self._subscribers.get(notice.topic, []))
+        for ref in refs:
+            callback = ref()
+            if callback is not None:
+                callback(None if notice is None else notice.ids)
 
     def close(self) -> None:
         """Give up every share's lead, and stop listening."""
@@ -310,6 +311,9 @@ class SharedPolling:
         self._election.close()
         if channel is not None:
             channel.close()
+
+
+_Callback = Callable[[list[str] | None], None]
 
 
 def _quoter(schema: str) -> Callable[[str], str]:

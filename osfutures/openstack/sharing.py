@@ -65,6 +65,8 @@ FIRST_SIGHT_SECONDS = 10.0
 #: Seconds without a listing of its share after which a follower lists on its own
 #: (its leader lives but does not list: a stuck process), until listings resume.
 LEADER_SILENT = 60.0
+#: Seconds a leader's writing thread waits for more before it ends.
+POSTER_IDLE = 5.0
 #: The id a follower sends to ask its share's leader to quicken its polling.
 ASK = "*"
 
@@ -206,11 +208,16 @@ class SharedListing:
         return self._own(ids)
 
     def _lead(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
+        following = self.role == "follower"
         self._become("leader")
         if self._republish.is_set():  # a publish failed: this listing says it all
             self._republish.clear()
             self._lister.observe(True)
-        answer = self._own(ids)
+        answer = dict(self._own(ids))
+        if following:
+            # What the last leader wrote before this process's last read as a
+            # follower is behind the window it goes on from: read it once more.
+            self._catch_up(ids, answer)
         observed, complete = self._lister.take_observed()
         wanted = set(ids)
         self._outbox.put(
@@ -227,6 +234,17 @@ class SharedListing:
             self.idle()
         return answer
 
+    def _catch_up(self, ids: Sequence[Hashable], answer: dict[Hashable, Any]) -> None:
+        named = [str(i) for i in ids]
+        try:
+            reading = self._sharing.read(self.share, 0, named, named)
+        except JournalUnavailable:
+            return  # its own listing's answer stands; a GET settles what it lacks
+        for observation in reading.observations:
+            rid = observation.resource_id
+            if rid not in answer:
+                answer[rid] = self._value(observation)
+
     def _start_posting(self) -> None:
         with self._lock:
             if self._poster is None:
@@ -237,9 +255,17 @@ class SharedListing:
 
     def _post(self) -> None:
         """Write what the listings saw, in order, off the poll's thread: the next
-        listing does not wait for the database (a thousand records take 0.1-0.3 s)."""
+        listing does not wait for the database (a thousand records take 0.1-0.3 s).
+        Ends when idle for a while (a listing of a connection gone is not kept)."""
         while True:
-            post = self._outbox.get()
+            try:
+                post = self._outbox.get(timeout=POSTER_IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if self._outbox.empty():
+                        self._poster = None
+                        return
+                continue
             try:
                 self._sharing.publish(self.share, post.observations, post.complete, post.position)
             except (LookupError, JournalUnavailable) as error:
@@ -376,12 +402,6 @@ class SharedListing:
                 self._outbox.join()  # what it saw last is written before it resigns
             self._sharing.resign(self.share)
             self.role = ""
-
-    def close(self) -> None:
-        """Stop hearing notifications and give the lead up."""
-        if self._subscribed:
-            self._sharing.unsubscribe(self.share, self._heard_of)
-        self.idle()
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ import datetime
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -288,6 +289,71 @@ def test_a_new_leaders_complete_listing_ends_what_an_old_one_left_listed(pg_url:
         reading = new.read("volumes", 0, ["v1"], ["v1"])
         assert [(o.resource_id, o.seen) for o in reading.observations] == [("v1", GONE)]
         assert reading.listings == 2
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_subscription_ends_with_its_listing(pg_url: str) -> None:
+    import gc
+
+    from osfutures.journal.postgres import PostgresStore
+
+    store = PostgresStore(pg_url)
+    try:
+        store.open()
+        sharing = store.sharing()
+
+        class Listening:
+            heard: ClassVar[list[list[str] | None]] = []
+
+            def hear(self, ids: list[str] | None) -> None:
+                self.heard.append(ids)
+
+        kept, dropped = Listening(), Listening()
+        sharing.subscribe("servers", kept.hear)
+        sharing.subscribe("servers", dropped.hear)
+        del dropped
+        gc.collect()
+        sharing._heard(None)  # as the channel does when it may have missed some
+        assert Listening.heard == [None], "only the listing still alive heard it"
+        assert len(sharing._subscribers[next(iter(sharing._subscribers))]) == 1
+    finally:
+        store.close()
+
+
+def test_a_follower_that_takes_the_lead_reads_what_it_had_not_read(
+    cloud: FakeCloud, pg_url: str, boot: dict[str, Any]
+) -> None:
+    """The last leader wrote X's change, and the window it goes on from, after this
+    process's last read as a follower: its own listing starts past X's change, so it
+    reads the table once more (else X would wait for its deadline)."""
+    from osfutures.journal.observations import LISTED, Observation
+    from osfutures.journal.postgres import PostgresStore
+    from osfutures.openstack.batching import ChangesSinceLister
+
+    conn = cloud.connect()
+    server = conn.compute.create_server(name="x", **boot)
+    conn.compute.wait_for_server(server, wait=30, interval=0.1)
+    body = conn.compute.get("/servers/" + server.id).json()["server"]
+    stores = [PostgresStore(pg_url), PostgresStore(pg_url)]
+    try:
+        for store in stores:
+            store.open()
+        other, mine = (store.sharing() for store in stores)
+        share = "server test"
+        assert other.lead(share)
+        lister = ChangesSinceLister(conn, "compute", "get_server")
+        shared = SharedListing(lister, lister.fetch_changes, mine, share, "key", lambda: True)
+        assert shared([server.id]) == {server.id: osfutures.NOT_YET}
+        assert shared.role == "follower"
+        ahead = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+        other.publish(share, [Observation(server.id, LISTED, body)], None, ahead.isoformat())
+        other.resign(share)
+        time.sleep(2.5)  # its own listing, from the window the last leader reached, lacks x
+        answer = shared([server.id])
+        assert shared.role == "leader"
+        assert answer[server.id].status == "ACTIVE"
     finally:
         for store in stores:
             store.close()
