@@ -26,12 +26,10 @@ it tells race to lead next.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from osfutures.journal.errors import JournalUnavailable
@@ -65,8 +63,6 @@ FIRST_SIGHT_SECONDS = 10.0
 #: Seconds without a listing of its share after which a follower lists on its own
 #: (its leader lives but does not list: a stuck process), until listings resume.
 LEADER_SILENT = 60.0
-#: Seconds a leader's writing thread waits for more before it ends.
-POSTER_IDLE = 5.0
 #: The id a follower sends to ask its share's leader to quicken its polling.
 ASK = "*"
 
@@ -132,10 +128,6 @@ class SharedListing:
         self._first: dict[Hashable, tuple[int, float]] = {}
         self._heard: dict[Hashable, float] = {}
         self._watched: frozenset[Hashable] = frozenset()
-        # A leader's writes, in order, on a thread of their own (_post).
-        self._outbox: queue.Queue[_Post] = queue.Queue()
-        self._poster: threading.Thread | None = None
-        self._republish = threading.Event()
         # The share's listings as last read, and since when (a silent leader).
         self._listings = (0, time.monotonic())
         self._silence_told = False
@@ -210,26 +202,27 @@ class SharedListing:
     def _lead(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         following = self.role == "follower"
         self._become("leader")
-        if self._republish.is_set():  # a publish failed: this listing says it all
-            self._republish.clear()
-            self._lister.observe(True)
         answer = dict(self._own(ids))
         if following:
             # What the last leader wrote before this process's last read as a
             # follower is behind the window it goes on from: read it once more.
             self._catch_up(ids, answer)
         observed, complete = self._lister.take_observed()
-        wanted = set(ids)
-        self._outbox.put(
-            _Post(
-                [_observation(i, value) for i, value in observed.items()],
-                None if complete is None else [str(i) for i in complete],
-                self._lister.position(),
+        observations = [_observation(i, value) for i, value in observed.items()]
+        listed = None if complete is None else [str(i) for i in complete]
+        try:
+            self._sharing.publish(self.share, observations, listed, self._lister.position())
+        except (LookupError, JournalUnavailable) as error:
+            # The lead was lost meanwhile: the next poll finds out who lists now, and
+            # a leader again publishes everything its listing shows.
+            log.info("osfutures: cluster mode: %s not published (%s)", self.share, error)
+            self._lister.observe(True)
+            self.role = ""
+        else:
+            wanted = set(ids)
+            if any(i not in wanted for i in observed):
                 # Others' objects change: ours may be next, so no back-off yet.
-                stir=any(i not in wanted for i in observed),
-            )
-        )
-        self._start_posting()
+                self._poke(at_once=False)
         if not self._busy():
             self.idle()
         return answer
@@ -244,43 +237,6 @@ class SharedListing:
             rid = observation.resource_id
             if rid not in answer:
                 answer[rid] = self._value(observation)
-
-    def _start_posting(self) -> None:
-        with self._lock:
-            if self._poster is None:
-                self._poster = threading.Thread(
-                    target=self._post, name="osfutures-cluster-publish", daemon=True
-                )
-                self._poster.start()
-
-    def _post(self) -> None:
-        """Write what the listings saw, in order, off the poll's thread: the next
-        listing does not wait for the database (a thousand records take 0.1-0.3 s).
-        Ends when idle for a while (a listing of a connection gone is not kept)."""
-        while True:
-            try:
-                post = self._outbox.get(timeout=POSTER_IDLE)
-            except queue.Empty:
-                with self._lock:
-                    if self._outbox.empty():
-                        self._poster = None
-                        return
-                continue
-            try:
-                self._sharing.publish(self.share, post.observations, post.complete, post.position)
-            except (LookupError, JournalUnavailable) as error:
-                # The lead was lost meanwhile: the next poll finds out who lists now;
-                # a leader again publishes everything its listing shows.
-                log.info("osfutures: cluster mode: %s not published (%s)", self.share, error)
-                self._republish.set()
-            except Exception:  # the thread goes on whatever one publish does
-                log.exception("osfutures: cluster mode: publishing %s failed", self.share)
-                self._republish.set()
-            else:
-                if post.stir:
-                    self._poke(at_once=False)
-            finally:
-                self._outbox.task_done()
 
     def _follow(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
         fresh = self.role != "follower"
@@ -398,20 +354,8 @@ class SharedListing:
     def idle(self) -> None:
         """This process watches nothing more here: another may lead."""
         if self.role == "leader" and not self._busy():
-            if self._poster is not None:
-                self._outbox.join()  # what it saw last is written before it resigns
             self._sharing.resign(self.share)
             self.role = ""
-
-
-@dataclass(frozen=True)
-class _Post:
-    """What one of a leader's listings saw, to be written."""
-
-    observations: list[Observation]
-    complete: list[str] | None
-    position: str | None
-    stir: bool
 
 
 def _observation(resource_id: Hashable, value: Any) -> Observation:
