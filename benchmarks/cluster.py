@@ -121,6 +121,8 @@ class ChildSpec:
     hang: float
     #: Resume the journal's unfinished operations instead of creating servers.
     resume: bool = False
+    #: Seconds between two creates (0: as fast as the cloud answers).
+    pace: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -247,6 +249,8 @@ def child(spec: ChildSpec) -> int:
             taken.add_done_callback(report)
     else:
         for i in range(spec.count):
+            if spec.pace:
+                time.sleep(max(0.0, started + i * spec.pace - time.monotonic()))
             future = conn.compute.create_server_async(
                 name=f"bench-p{spec.index}-{i}",
                 image_id=options["image_id"],
@@ -439,6 +443,7 @@ class Run:
     plan: Plan
     processes: int
     per_process: int
+    pace: float = 0.0
     schema: str = ""
     cloud: FakeCloud | None = None
     origin: float = 0.0
@@ -471,7 +476,9 @@ class Run:
         drop_schema(self.schema)
 
     def child(self, index: int, count: int, *, resume: bool = False) -> ChildSpec:
-        return ChildSpec(index, count, self.url, self.plan.interval, self.plan.hang, resume)
+        return ChildSpec(
+            index, count, self.url, self.plan.interval, self.plan.hang, resume, self.pace
+        )
 
     def start_all(self) -> tuple[list[Member], float]:
         """Start the clients, wait until each is connected, then let them go at once."""
@@ -617,9 +624,12 @@ def client_rows(
 # -- the runs ------------------------------------------------------------------------
 
 
-def run_fleet(label: str, plan: Plan, processes: int, per: int) -> dict[str, Any]:
-    """``processes`` clients of ``per`` servers each on one journal, to the end."""
-    with Run(label, plan, processes, per) as run:
+def run_fleet(
+    label: str, plan: Plan, processes: int, per: int, pace: float = 0.0
+) -> dict[str, Any]:
+    """``processes`` clients of ``per`` servers each on one journal, to the end; each
+    creates one every ``pace`` seconds (0: as fast as the cloud answers)."""
+    with Run(label, plan, processes, per, pace) as run:
         started, go = run.start_all()
         for _ in run.members.events():
             pass
@@ -632,6 +642,7 @@ def run_fleet(label: str, plan: Plan, processes: int, per: int) -> dict[str, Any
             "label": label,
             "processes": processes,
             "per_process": per,
+            "pace_s": pace,
             "requests": request_figures(stats, run.listings.times),
             **resolutions(run, stats, started, go),
             "servers_in_cloud": len(stats["transitions"].get("server", {})),
@@ -789,12 +800,13 @@ def _s(value: float | None) -> str:
 
 def table(results: dict[str, Any]) -> str:
     ref, clu, kill = results["reference"], results["cluster"], results["kill"]
-    cmp = results["comparison"]
     lines = [
         f"{'run':<12}{'status GETs':>12}{'listings':>10}{'GET {id}':>10}"
         f"{'gap p50':>9}{'wall s':>9}{'p50 s':>8}{'p95 s':>8}{'ACTIVE':>8}{'lost':>6}",
     ]
-    for name, run in (("1 x " + str(ref["servers"]), ref), (cluster_name(clu), clu)):
+    paced = results["paced"]
+    runs = (("1 x " + str(ref["servers"]), ref), (cluster_name(clu), clu), ("paced", paced))
+    for name, run in runs:
         req = run["requests"]
         lat = run["latency_s"]
         lines.append(
@@ -802,17 +814,19 @@ def table(results: dict[str, Any]) -> str:
             f"{_s(req['listing_gaps_s']['p50']):>9}{run['wall_s']:>9.1f}{_s(lat['p50']):>8}{_s(lat['p95']):>8}"
             f"{run['active']:>8}{run['lost'] + run['hung']:>6}"
         )
-    ratio = cmp["status_requests_ratio"]
-    lines.append(
-        f"status requests {cluster_name(clu)} / reference: "
-        f"{'-' if ratio is None else f'{ratio:.2f}x'} (target <= 1.5x:"
-        f" {'met' if cmp['status_requests_met'] else 'MISSED'})"
-    )
-    lines.append(
-        f"latency delta p50 {_s(cmp['latency_delta_s']['p50'])} s, p95"
-        f" {_s(cmp['latency_delta_s']['p95'])} s (target <= one poll interval,"
-        f" {cmp['poll_interval_s']:.2f} s: {'met' if cmp['latency_met'] else 'MISSED'})"
-    )
+    for name, cmp in (
+        (cluster_name(clu), results["comparison"]),
+        (f"paced (one create per {paced['pace_s']:.3f} s each)", results["comparison_paced"]),
+    ):
+        ratio = cmp["status_requests_ratio"]
+        lines.append(
+            f"{name} / reference: status requests"
+            f" {'-' if ratio is None else f'{ratio:.2f}x'} (target <= 1.5x:"
+            f" {'met' if cmp['status_requests_met'] else 'MISSED'}); latency delta p50"
+            f" {_s(cmp['latency_delta_s']['p50'])} s, p95 {_s(cmp['latency_delta_s']['p95'])}"
+            f" s (target <= one poll interval, {cmp['poll_interval_s']:.2f} s:"
+            f" {'met' if cmp['latency_met'] else 'MISSED'})"
+        )
     take, surv, res = kill["takeover"], kill["survivors"], kill["resume"]
     lines += [
         f"kill: {kill['processes']} x {kill['per_process']}, client {kill['killed']} (leader)"
@@ -852,6 +866,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference = run_fleet("reference", plan, 1, plan.reference)
     print(f"cluster: {plan.processes} x {plan.per_process}", file=sys.stderr)
     cluster = run_fleet("cluster", plan, plan.processes, plan.per_process)
+    # The same creates per second as the reference: eight processes creating at
+    # once load the cloud (and the machine) eight times as much meanwhile.
+    creating = reference["clients"][0]["created_all_s"] or 0.0
+    pace = creating / plan.per_process
+    print(f"paced: {plan.processes} x {plan.per_process}, one per {pace:.3f} s", file=sys.stderr)
+    paced = run_fleet("paced", plan, plan.processes, plan.per_process, pace)
     print(f"kill: {plan.kill_processes} x {plan.kill_per_process}", file=sys.stderr)
     kill = run_kill(plan)
     results = {
@@ -861,6 +881,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reference": reference,
         "cluster": cluster,
         "comparison": compare(reference, cluster, plan),
+        "paced": paced,
+        "comparison_paced": compare(reference, paced, plan),
         "kill": kill,
     }
     args.out.write_text(json.dumps(results, indent=1) + "\n")
