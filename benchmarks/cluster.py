@@ -692,6 +692,7 @@ def run_kill(plan: Plan) -> dict[str, Any]:
             "takeover": takeover(run.listings.times, survivors, resumer, victim, kill_at),
             "survivors": resolutions(run, stats, survivors, go),
             "resume": resume_figures(run, stats, victim, resumer, kill_at),
+            "left_behind": left_behind(run, victim, started, resumer),
             "duplicates": duplicates([*started, resumer]),
             "servers_created": sum(len(m.created) for m in started),
             "servers_in_cloud": len(stats["transitions"].get("server", {})),
@@ -754,12 +755,67 @@ def resume_figures(
         "resumed_after_kill_s": (resumed["at"] - kill_at) if resumed else None,
         "resolved": len(resumer.resolved),
         "active": sum(1 for e in resumer.resolved if e["ok"] and e["status"] == "ACTIVE"),
-        "lost": sum(1 for i in left if i not in taken),
+        # Taken over by a running member's adopter instead: left_behind says.
+        "not_taken_here": sum(1 for i in left if i not in taken),
         "not_left": sorted(i for i in taken if i not in left),
         "hung": len(resumer.hung),
         "latency_s": percentiles(latencies),
         "finished_after_kill_s": max((e["at"] for e in resumer.resolved), default=kill_at)
         - kill_at,
+    }
+
+
+def left_behind(
+    run: Run, victim: Member, members: Sequence[Member], resumer: Member
+) -> dict[str, Any]:
+    """How the operations the killed process left unresolved ended, from the journal:
+    who took each over (a running member's adopter or the resuming process), and
+    what ended them. Any still unfinished once every client has exited (a member
+    that adopted them exited first) is resumed here, as a process started later
+    would, and waited for: lost is what none of them ended as ACTIVE."""
+    import osfutures
+    from osfutures.journal import Journal
+    from osfutures.policy import PollInterval
+
+    before = {e["id"] for e in victim.resolved}
+    left = {i for i in victim.created if i not in before}
+    names = {m.proc.pid: f"member {m.index}" for m in members}
+    names[resumer.proc.pid] = "resuming process"
+    assert run.cloud is not None
+    with Journal.open(run.url) as journal:
+
+        def rows_left() -> dict[str, dict[str, Any]]:
+            every = journal.list(limit=None)
+            return {r["resource_id"]: r for r in every if r["resource_id"] in left}
+
+        rows = rows_left()
+        unfinished = [i for i in left if rows[i]["outcome"] in ("pending", "running")]
+        harness: dict[str, str] = {}
+        if unfinished:
+            monitor = osfutures.Monitor(default_interval=PollInterval(initial=run.plan.interval))
+            conn = osfutures.wrap(run.cloud.connect(), monitor=monitor, journal=False)
+            resumed = osfutures.resume(conn, journal)
+            for future in resumed.futures.values():
+                try:
+                    harness[str(future.resource_id)] = future.result(timeout=run.plan.hang).status
+                except Exception as error:
+                    harness[str(future.resource_id)] = type(error).__name__
+            monitor.shutdown(cancel_futures=True)
+            journal.flush()
+            rows = rows_left()
+    takers: Counter[str] = Counter(
+        names.get(entry.get("pid"), "this harness")
+        for row in rows.values()
+        for entry in row.get("resumed") or []
+    )
+    succeeded = sum(1 for i in left if rows[i]["outcome"] == "succeeded")
+    return {
+        "left_unresolved": len(left),
+        "taken_over_by": dict(takers),
+        "unfinished_after_all_exited": len(unfinished),
+        "resumed_by_harness": harness,
+        "succeeded": succeeded,
+        "lost": len(left) - succeeded,
     }
 
 
@@ -828,6 +884,7 @@ def table(results: dict[str, Any]) -> str:
             f" {'met' if cmp['latency_met'] else 'MISSED'})"
         )
     take, surv, res = kill["takeover"], kill["survivors"], kill["resume"]
+    behind = kill["left_behind"]
     lines += [
         f"kill: {kill['processes']} x {kill['per_process']}, client {kill['killed']} (leader)"
         f" killed {kill['killed_after_s']:.1f} s in, {kill['victim_unresolved_at_kill']}"
@@ -838,9 +895,11 @@ def table(results: dict[str, Any]) -> str:
         f"  survivors: {surv['active']}/{surv['servers']} ACTIVE, lost {surv['lost']},"
         f" hung {surv['hung']}, p50 {_s(surv['latency_s']['p50'])} s,"
         f" p95 {_s(surv['latency_s']['p95'])} s",
-        f"  resume: {res['resumed']} resumed of {res['left_unresolved']} left,"
-        f" {res['active']} ACTIVE, lost {res['lost']}, skipped {res['skipped']},"
-        f" done {_s(res['finished_after_kill_s'])} s after the kill",
+        f"  left by the killed one: {behind['left_unresolved']}, taken over by"
+        f" {behind['taken_over_by']}, {behind['succeeded']} succeeded, lost {behind['lost']}"
+        f" ({behind['unfinished_after_all_exited']} still unfinished when all had exited)",
+        f"  resuming process: {res['resumed']} resumed, {res['active']} ACTIVE, skipped"
+        f" {res['skipped']}, done {_s(res['finished_after_kill_s'])} s after the kill",
         f"  resolved twice: {kill['duplicates']['count']}; servers in the cloud"
         f" {kill['servers_in_cloud']} for {kill['servers_created']} created;"
         f" status GETs {kill['requests']['status']}",

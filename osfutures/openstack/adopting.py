@@ -72,7 +72,8 @@ class Adopter:
         if journal is None or journal.closed:
             return 0
         with self._lock:
-            conns = list(self._conns)
+            # One look per connection to a cloud, however often it was wrapped.
+            conns = list({id(c.unwrap()): c for c in self._conns}.values())
         taken = 0
         for conn in conns:
             with TAKING:

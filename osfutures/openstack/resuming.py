@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Final
 from osfutures import tokens
 from osfutures._checks import check_timeout
 from osfutures.future import Attempt, OperationFuture
+from osfutures.journal.errors import OperationNotFound
 from osfutures.journal.journal import Journal
+from osfutures.journal.schema import UNFINISHED
 from osfutures.journal.tracking import PROCESS
 from osfutures.journal.twins import AttemptRelay, shared_journal
 from osfutures.openstack.explaining import Sent
@@ -434,38 +436,81 @@ def _take_over(
     skipped: dict[str, str] = {}
     mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
     claimed: set[tuple[str, int, str | None]] = set()
-    for row in rows:
-        op_id = str(row["op_id"])
-        elsewhere = _elsewhere(row, mine)
-        if elsewhere is not None:  # not this connection's to resume: no warning
-            skipped[op_id] = elsewhere
-            continue
-        why = _not_resumable(row, journal, claimed)
-        if why is None:
-            try:
-                resumed = _resume_row(conn, journal, row, interval, timeout)
-            except Exception as error:  # a damaged row, a cloud that refuses: this one
-                why = f"{type(error).__name__}: {error}"
-            else:
-                if isinstance(resumed, str):
-                    why = resumed
-                else:
-                    futures[op_id] = resumed
-        if why is not None:
-            skipped[op_id] = why
-            # A live process's operation is no trouble: said once for all, below.
-            if not why.startswith(_ALIVE):
-                log.warning("osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why)
+    try:
+        for row in rows:
+            op_id = str(row["op_id"])
+            elsewhere = _elsewhere(row, mine)
+            if elsewhere is not None:  # not this connection's to resume: no warning
+                skipped[op_id] = elsewhere
+                continue
+            why = _not_resumable(row, journal, claimed)
+            if why is None:
+                # Claimed now; the row may be older than the claim (another process
+                # took it over and gave the claim back since it was read).
+                current, why = _still_left(journal, row)
+                if current is not None:
+                    try:
+                        resumed = _resume_row(conn, journal, current, interval, timeout)
+                    except Exception as error:  # a damaged row, a cloud that refuses
+                        why = f"{type(error).__name__}: {error}"
+                    else:
+                        if isinstance(resumed, str):
+                            why = resumed
+                        else:
+                            futures[op_id] = resumed
+            if why is not None:
+                skipped[op_id] = why
+                # A live process's operation is no trouble: said once for all, below.
+                if not why.startswith(_ALIVE):
+                    log.warning(
+                        "osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why
+                    )
+    finally:
+        _give_back(journal, claimed, rows)
     alive = sum(1 for why in skipped.values() if why.startswith(_ALIVE))
     if alive:
         log.info("osfutures: %d operation(s) left to the live processes watching them", alive)
-    # The rows taken over name this process once written: then the dead owners' locks
-    # go back, for others to claim what is left of theirs (in other clouds, regions).
+    return Resumed(futures, skipped)
+
+
+def _still_left(
+    journal: Journal, row: Mapping[str, Any]
+) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The row as it is now, if its operation is still unfinished and still its
+    owner's; else why not."""
+    try:
+        current = journal.get(str(row["op_id"]))
+    except OperationNotFound:
+        return None, "its row is gone (pruned)"
+    if current.get("outcome") not in UNFINISHED:
+        return None, f"it ended meanwhile ({current.get('outcome')})"
+    if _owner(current) != _owner(row):
+        return None, (
+            f"taken over meanwhile by process {current.get('pid')} on {current.get('host')}"
+        )
+    return current, None
+
+
+def _owner(row: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    return (row.get("host"), row.get("pid"), row.get("process"))
+
+
+def _give_back(
+    journal: Journal,
+    claimed: set[tuple[str, int, str | None]],
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Once the rows taken over name this process (written), give back the claims on
+    their dead owners (those :func:`orphans` made too), for others to claim what is
+    left of theirs in other clouds. Not written, they are kept: given back, another
+    process would take the same operations over again."""
+    held = getattr(journal.store, "claimed", None)
+    if held is not None:
+        claimed = claimed | ({_owner(row) for row in rows} & held())
     if claimed and journal.flush():
         release = getattr(journal.store, "release_claim")  # noqa: B009 (PostgreSQL's only)
         for host, pid, process in claimed:
             release(host, pid, process)
-    return Resumed(futures, skipped)
 
 
 def orphans(conn: AsyncConnection, journal: Journal) -> list[dict[str, Any]]:

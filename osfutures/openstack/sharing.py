@@ -200,12 +200,12 @@ class SharedListing:
         return self._own(ids)
 
     def _lead(self, ids: Sequence[Hashable]) -> Mapping[Hashable, Any]:
-        following = self.role == "follower"
+        taking = self.role != "leader"
         self._become("leader")
         answer = dict(self._own(ids))
-        if following:
-            # What the last leader wrote before this process's last read as a
-            # follower is behind the window it goes on from: read it once more.
+        if taking:
+            # What the last leader wrote since this process last read (as a
+            # follower, or ever) is behind the window it goes on from: read it.
             self._catch_up(ids, answer)
         observed, complete = self._lister.take_observed()
         observations = [_observation(i, value) for i, value in observed.items()]

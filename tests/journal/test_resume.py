@@ -4,6 +4,7 @@ with a SQLite and a PostgreSQL journal."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import logging
@@ -340,3 +341,34 @@ def test_a_process_with_our_host_name_and_pid_is_not_taken_for_this_one(
     # Another live process's operations are no trouble: one line for all, no warning.
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("left to the live processes" in r.getMessage() for r in caplog.records)
+
+
+def test_rows_read_before_another_took_them_over_are_not_taken_again(
+    slow_cloud: FakeCloud, pg_url: str
+) -> None:
+    """Y adopts a dead process's operations and gives its claim back; Z read the
+    same rows before that: claiming them now, it sees they are Y's and leaves them."""
+    from osfutures.openstack import resuming
+
+    op_ids = killed_midway(slow_cloud, pg_url)
+    monitors = [osfutures.Monitor(default_interval=0.1) for _ in range(2)]
+    journals = [Journal.open(pg_url, batch_delay=0) for _ in range(2)]
+    try:
+        y, z = (osfutures.wrap(slow_cloud.connect(), monitor=m, journal=False) for m in monitors)
+        stale = journals[1].unfinished()  # Z reads first ...
+        with resuming.TAKING:  # ... Y adopts, as its adopter does
+            taken = resuming.take_over(y, journals[0], resuming.orphans(y, journals[0]))
+        assert sorted(taken.futures) == sorted(op_ids)
+        again = resuming.take_over(z, journals[1], stale)  # ... then Z goes on
+        assert again.futures == {}
+        assert all("taken over meanwhile" in why for why in again.skipped.values())
+        done, _ = concurrent.futures.wait(list(taken.futures.values()), timeout=60)
+        assert len(done) == len(op_ids)
+        assert journals[0].flush()
+        assert all(len(journals[0].get(i)["resumed"]) == 1 for i in op_ids)
+        assert journals[0].store.claimed() == set(), "the claim went back"
+    finally:
+        for monitor in monitors:
+            monitor.shutdown(cancel_futures=True)
+        for journal in journals:
+            journal.close()
