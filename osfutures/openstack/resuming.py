@@ -420,6 +420,9 @@ def take_over(
         return _take_over(conn, journal, rows, interval, timeout)
 
 
+# The operations already said not to be resumed, and why (each is said once).
+_TOLD: set[tuple[str, str]] = set()
+
 #: Held while a process takes operations over: the claims one take-over holds are
 #: its own (a second one of the same store would believe them gone).
 TAKING = threading.RLock()
@@ -461,7 +464,9 @@ def _take_over(
             if why is not None:
                 skipped[op_id] = why
                 # A live process's operation is no trouble: said once for all, below.
-                if not why.startswith(_ALIVE):
+                # Others are said once per process (cluster members look every 30 s).
+                if not why.startswith(_ALIVE) and (op_id, why) not in _TOLD:
+                    _TOLD.add((op_id, why))
                     log.warning(
                         "osfutures: operation %s (%s) not resumed: %s", op_id, row["name"], why
                     )

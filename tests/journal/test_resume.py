@@ -221,7 +221,10 @@ def test_a_cleanup_under_way_at_the_kill_is_finished_then_the_retries_go_on(
 
 
 def test_rows_it_cannot_resume_are_reported_and_bad_input_refused(
-    cloud: FakeCloud, journal: Journal, monitor: osfutures.Monitor
+    cloud: FakeCloud,
+    journal: Journal,
+    monitor: osfutures.Monitor,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     conn = osfutures.wrap(cloud.connect(), monitor=monitor, journal=False)
     with pytest.raises(TypeError, match=r"^conn: expected an osfutures AsyncConnection"):
@@ -241,6 +244,11 @@ def test_rows_it_cannot_resume_are_reported_and_bad_input_refused(
     assert resumed.futures == {}
     assert resumed.skipped[far] == "another cloud: 'elsewhere' (this connection's: 'defaults')"
     assert resumed.skipped[here].startswith("no continuation token")
+    # Said once per process, though every look of a cluster member finds it again.
+    told = [r for r in caplog.records if here in r.getMessage()]
+    assert len(told) == 1 and told[0].levelno == logging.WARNING
+    assert osfutures.resume(conn, journal).skipped == resumed.skipped
+    assert len([r for r in caplog.records if here in r.getMessage()]) == 1
     with pytest.raises(ValueError, match=r"^op_id: operation .* is tracked here by another"):
         journal.track(osfutures.OperationFuture[Any](), op_id=here)
     elsewhere.cancel()
