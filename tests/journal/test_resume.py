@@ -369,7 +369,11 @@ def test_rows_read_before_another_took_them_over_are_not_taken_again(
         assert sorted(taken.futures) == sorted(op_ids)
         again = resuming.take_over(z, journals[1], stale)  # ... then Z goes on
         assert again.futures == {}
-        assert all("taken over meanwhile" in why for why in again.skipped.values())
+        # Y's by now, or over already (Y's futures may end first on a busy machine).
+        assert all(
+            "taken over meanwhile" in why or "ended meanwhile" in why
+            for why in again.skipped.values()
+        ), again.skipped
         done, _ = concurrent.futures.wait(list(taken.futures.values()), timeout=60)
         assert len(done) == len(op_ids)
         assert journals[0].flush()
