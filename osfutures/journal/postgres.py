@@ -15,7 +15,6 @@ write opens it again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -40,7 +39,7 @@ from osfutures.journal.schema import (
     quote,
     upsert,
 )
-from osfutures.journal.sharing import SharedPolling
+from osfutures.journal.sharing import SharedPolling, dumps
 from osfutures.journal.store import Reading
 from osfutures.journal.tracking import PROCESS
 
@@ -252,7 +251,7 @@ class PostgresStore(Reading):
             with pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 written = []
                 for row in rows:
-                    cursor.execute(statement, row.values(Jsonb(row.record, dumps=_dumps)))
+                    cursor.execute(statement, row.values(Jsonb(row.record, dumps=dumps)))
                     written.append(cursor.rowcount == 1)
         except _DRIVER_ERRORS as error:
             self._forget()
@@ -419,7 +418,3 @@ class PostgresStore(Reading):
         self._forget()
         self._owner.close()
         self._claims.close()
-
-
-def _dumps(record: Any) -> str:
-    return json.dumps(record, default=str, separators=(",", ":"))

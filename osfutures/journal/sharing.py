@@ -38,8 +38,9 @@ from psycopg.types.json import Jsonb
 from osfutures.journal.cluster import Channel, Election, Notice, payloads
 from osfutures.journal.errors import JournalUnavailable
 from osfutures.journal.observations import GONE, LISTED, SEEN, Observation, Reading, topic_of
+from osfutures.journal.schema import postgresql
 
-__all__ = ["OBSERVATIONS_KEPT", "SharedPolling"]
+__all__ = ["OBSERVATIONS_KEPT", "SharedPolling", "dumps"]
 
 log = logging.getLogger("osfutures.journal")
 
@@ -91,7 +92,7 @@ class SharedPolling:
         # Weakly: a subscriber (one connection's listing) ends with its connection.
         self._subscribers: dict[str, list[weakref.WeakMethod[_Callback]]] = {}
         self._swept: dict[str, float] = {}
-        self._quote = _quoter(schema)
+        self._quote = postgresql(schema).table
 
     # -- leading --------------------------------------------------------------------
 
@@ -223,15 +224,11 @@ class SharedPolling:
             log.debug("osfutures: could not ask the cluster about %s: %s", share, error)
 
     def _tell(self, share: str, ids: list[str]) -> None:
+        # A process that leads or follows a share subscribed to it: the channel is
+        # there until close(), which resigns first.
         channel = self._channel
         if channel is not None:
             channel.publish(ids, topic=topic_of(share))
-            return
-        with psycopg.connect(
-            self._conninfo, autocommit=True, connect_timeout=max(1, round(self._timeout))
-        ) as conn:
-            for payload in payloads(topic_of(share), ids):
-                conn.execute("SELECT pg_notify(%s, %s)", (self.channel_name, payload))
 
     # -- following ------------------------------------------------------------------
 
@@ -302,12 +299,12 @@ class SharedPolling:
                 callback(None if notice is None else notice.ids)
 
     def close(self) -> None:
-        """Give up every share's lead, and stop listening."""
+        """Give up every share's lead (telling the others), and stop listening."""
+        for share in self._election.held():
+            self.resign(str(share))
         with self._lock:
             channel, self._channel = self._channel, None
             self._subscribers.clear()
-        for share in self._election.held():
-            self.resign(str(share))
         self._election.close()
         if channel is not None:
             channel.close()
@@ -316,18 +313,14 @@ class SharedPolling:
 _Callback = Callable[[list[str] | None], None]
 
 
-def _quoter(schema: str) -> Callable[[str], str]:
-    from osfutures.journal.schema import postgresql
-
-    dialect = postgresql(schema)
-    return dialect.table
-
-
 def _literal(text: str) -> str:
     return text.replace("'", "''")
 
 
+def dumps(record: Any) -> str:
+    """A record as the journal's JSONB columns store it (what JSON lacks, as text)."""
+    return json.dumps(record, default=str, separators=(",", ":"))
+
+
 def _json(record: Any) -> Jsonb | None:
-    if record is None:
-        return None
-    return Jsonb(record, dumps=lambda value: json.dumps(value, default=str, separators=(",", ":")))
+    return None if record is None else Jsonb(record, dumps=dumps)

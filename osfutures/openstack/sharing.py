@@ -286,12 +286,9 @@ class SharedListing:
 
     def _answer(self, ids: Sequence[Hashable], listings: int, now: float) -> dict[Hashable, Any]:
         latest = self._latest
-        if self._changes_only:
-            found = {i: latest[i] for i in self._moved if i in latest}
-            self._moved.clear()
-        else:
-            found = {i: latest[i] for i in ids if i in latest}
-            self._moved.clear()
+        answered = self._moved if self._changes_only else ids
+        found = {i: latest[i] for i in answered if i in latest}
+        self._moved = set()
         for i, value in list(found.items()):
             if value is NOT_LISTED:
                 del latest[i]  # said once: its own fetch says what it is
