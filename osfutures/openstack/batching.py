@@ -358,16 +358,19 @@ class ChangesSinceLister(Lister):
                     if when is not None and when > newest:
                         newest, newest_text = when, updated
                 sid = body.get("id")
-                if observing:
-                    listed[sid] = _state_of_body(body)
-                    if self._observed.get(sid) != listed[sid]:
-                        self._observations[sid] = public_fields(body)
-                if sid not in watched:
+                ours = sid in watched
+                if not (ours or observing):
                     continue
+                now = _state_of_body(body)
+                if observing:
+                    listed[sid] = now
+                    if self._observed.get(sid) != now:
+                        self._observations[sid] = public_fields(body)
+                    if not ours:
+                        continue
                 shown.add(sid)
                 if task == "scheduling":
                     scheduling.add(sid)
-                now = _state_of_body(body)
                 if state.get(sid) == now:
                     continue  # listed again unchanged
                 seen[sid] = ListedServer(body, microversion, connection)
