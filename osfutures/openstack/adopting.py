@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING
 
@@ -94,8 +95,8 @@ class Adopter:
 
     def _run(self) -> None:
         wait = FIRST_LOOK
-        stop = threading.Event()  # never set: the thread is a daemon
-        while not stop.wait(wait):
+        while True:  # a daemon: it ends with the process, or with its journal
+            time.sleep(wait)
             wait = ADOPT_EVERY
             journal = self._journal()
             if journal is None or journal.closed:

@@ -437,7 +437,7 @@ def _take_over(
 ) -> Resumed:
     futures: dict[str, OperationFuture[Any]] = {}
     skipped: dict[str, str] = {}
-    mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
+    mine = _context_of(conn)
     claimed: set[tuple[str, int, str | None]] = set()
     try:
         for row in rows:
@@ -534,7 +534,7 @@ def orphans(conn: AsyncConnection, journal: Journal) -> list[dict[str, Any]]:
     # Claimed and not given back: a take-over whose rows were not written; taking
     # them again would watch them twice.
     held = claimed()
-    mine = dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
+    mine = _context_of(conn)
     me = (socket.gethostname(), os.getpid(), PROCESS)
     by_owner: dict[tuple[str, int, str | None], list[dict[str, Any]]] = {}
     for row in journal.unfinished():
@@ -549,6 +549,11 @@ def orphans(conn: AsyncConnection, journal: Journal) -> list[dict[str, Any]]:
         if owner not in held and owner_gone(*owner)
         for row in rows
     ]
+
+
+def _context_of(conn: AsyncConnection) -> dict[str, str | None]:
+    """The connection's cloud, region and project, as rows name them."""
+    return dict(zip(("cloud", "region", "project_id"), context(conn.unwrap()), strict=True))
 
 
 def _elsewhere(row: Mapping[str, Any], mine: Mapping[str, str | None]) -> str | None:
